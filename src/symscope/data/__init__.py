@@ -1,0 +1,17 @@
+"""Built-in datasets with known hidden symmetries (spec §5)."""
+
+from .actions import dst_matrix, permutation_matrix, random_orthogonal, shift_matrix, true_generator
+from .dataset import DATASETS, PAPER_DATASETS, Dataset, DatasetSpec, make_dataset
+
+__all__ = [
+    "DATASETS",
+    "PAPER_DATASETS",
+    "Dataset",
+    "DatasetSpec",
+    "make_dataset",
+    "shift_matrix",
+    "dst_matrix",
+    "permutation_matrix",
+    "random_orthogonal",
+    "true_generator",
+]

@@ -1,0 +1,84 @@
+"""Hidden symmetry transforms and their true minimal generators (spec §5.3).
+
+A dataset is ``x' = U x`` where ``x`` is translation-structured and ``U`` orthogonal. The hidden
+symmetry of ``x`` is the one-pixel shift ``S`` ((S x)_i = x_{i-1}); the symmetry of ``x'`` is
+``U S Uᵀ``. ``U`` is the identity (pixel shift), a permutation ``Q`` (shuffled pixels), the
+DST-I matrix ``D`` (frequency shift), a Haar-random orthogonal matrix, or any user matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+from scipy.stats import ortho_group
+
+
+def shift_matrix(d: int, circulant: bool = False) -> np.ndarray:
+    """One-step shift ``S`` with ones at ``(i+1, i)``: ``(S x)_i = x_{i-1}``.
+
+    The non-cyclic shift (``circulant=False``) has d-1 ones and is only a *partial isometry*
+    (``SᵀS`` is the identity minus the last basis projector): content shifted past the edge
+    is lost. With ``circulant=True`` the corner ``(0, d-1)`` is added and ``S`` is a cyclic
+    permutation, hence orthogonal.
+    """
+    s = np.eye(d, k=-1)
+    if circulant:
+        s[0, d - 1] = 1.0
+    return s
+
+
+def dst_matrix(d: int) -> np.ndarray:
+    """Orthonormal DST-I matrix ``D_nk = sqrt(2/(d+1)) sin(π n k/(d+1))``; symmetric and involutory."""
+    return scipy.fft.dst(np.eye(d), type=1, norm="ortho", axis=0)
+
+
+def permutation_matrix(d: int, seed: int = 0) -> np.ndarray:
+    """``Q`` with ``Q[π(i), i] = 1`` for a permutation π drawn from a private RNG."""
+    perm = np.random.default_rng(seed).permutation(d)
+    q = np.zeros((d, d))
+    q[perm, np.arange(d)] = 1.0
+    return q
+
+
+def random_orthogonal(d: int, seed: int = 0) -> np.ndarray:
+    """Haar-random orthogonal matrix (scipy's ``ortho_group``) from a private seed."""
+    return ortho_group.rvs(d, random_state=np.random.default_rng(seed))
+
+
+def check_orthogonal(u: np.ndarray, atol: float = 1e-8) -> np.ndarray:
+    """Validate a user-given hidden transform: square, finite and orthogonal."""
+    u = np.asarray(u, dtype=np.float64)
+    if u.ndim != 2 or u.shape[0] != u.shape[1]:
+        raise ValueError(f"hidden transform must be a square matrix, got shape {u.shape}")
+    if not np.all(np.isfinite(u)):
+        raise ValueError("hidden transform contains NaN or inf")
+    err = np.abs(u @ u.T - np.eye(len(u))).max()
+    if err > atol:
+        raise ValueError(f"hidden transform is not orthogonal (max |U Uᵀ - I| = {err:.2e})")
+    return u
+
+
+def transform_matrix(kind: str, d: int, seed: int = 0) -> np.ndarray:
+    """The orthogonal ``U`` of a named hidden transform."""
+    if kind == "shift":
+        return np.eye(d)
+    if kind == "permuted":
+        return permutation_matrix(d, seed)
+    if kind == "dst":
+        return dst_matrix(d)
+    if kind == "orthogonal":
+        return random_orthogonal(d, seed)
+    raise ValueError(f"unknown hidden transform {kind!r}; choose one of {sorted(TRANSFORMS)}")
+
+
+def true_generator(u: np.ndarray, circulant: bool = False) -> np.ndarray:
+    """Minimal generator ``U S Uᵀ`` of the data ``x' = U x`` (either direction is correct)."""
+    return u @ shift_matrix(len(u), circulant) @ u.T
+
+
+TRANSFORMS = {
+    "shift": "identity: pixel translation",
+    "permuted": "fixed random permutation: shuffled-pixel translation",
+    "dst": "DST-I: frequency shift",
+    "orthogonal": "Haar-random orthogonal change of basis",
+}
