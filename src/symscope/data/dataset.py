@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -103,7 +103,7 @@ def make_dataset(
         u = actions.check_orthogonal(transform)
         if u.shape != (d, d):
             raise ValueError(f"hidden transform must be ({d}, {d}) for d={d}, got {u.shape}")
-    meta = dict(spec=spec.__dict__, n=int(n), d=int(d), seed=seed, noise=noise,
+    meta = dict(spec=asdict(spec), n=int(n), d=int(d), seed=seed, noise=noise,
                 transform_seed=transform_seed, custom_transform=transform is not None)
     return Dataset(
         X=hidden @ u.T,

@@ -35,8 +35,13 @@ def _offsets(d: int, centres: np.ndarray, circulant: bool) -> np.ndarray:
 
 
 def _draw_centres(rng: np.random.Generator, n: int, d: int, circulant: bool) -> np.ndarray:
-    t = grid(d)
-    lo, hi = (t[0], t[-1]) if circulant else (-float(d), float(d))
+    """Centres ~ U[-d, d], or uniform over one full period [t_0, t_0 + d) of the circle.
+
+    The circulant range covers the whole circle (length d, not d - 1 as in the reference
+    code), so a one-pixel cyclic shift of a sample is exactly as likely as the sample.
+    """
+    t0 = grid(d)[0]
+    lo, hi = (t0, t0 + d) if circulant else (-float(d), float(d))
     return rng.uniform(lo, hi, size=(n, 1))
 
 
