@@ -1,10 +1,28 @@
 """symscope: find the hidden symmetry of unlabeled data (SymmetryLens) and put it to work."""
 
+__version__ = "0.1.0"
+
 from ._validation import SymscopeInputError, check_data
 from .data import DATASETS, PAPER_DATASETS, Dataset, load_data, make_dataset
 from .measure import RecoveryReport, recovery_report
-
-__version__ = "0.1.0"
+from .config import DensityConfig, LensConfig, LossWeights, RankSchedule
+from .lens import SymmetryLens
+from .exploit import (
+    EquivariantBasis,
+    EquivariantLinear,
+    EquivariantMLP,
+    FiniteGroup,
+    InvariantPool,
+    LensAdapter,
+    assert_equivariant,
+    cyclic_group,
+    equivariant_basis,
+    load_group_conv,
+    oracle_group_conv,
+    sample_powers,
+    set_phase,
+    symmetrize,
+)
 
 __all__ = [
     "DATASETS",
@@ -16,5 +34,24 @@ __all__ = [
     "SymscopeInputError",
     "recovery_report",
     "RecoveryReport",
+    "SymmetryLens",
+    "LensConfig",
+    "LossWeights",
+    "RankSchedule",
+    "DensityConfig",
+    "cyclic_group",
+    "FiniteGroup",
+    "sample_powers",
+    "symmetrize",
+    "equivariant_basis",
+    "EquivariantBasis",
+    "EquivariantLinear",
+    "InvariantPool",
+    "EquivariantMLP",
+    "LensAdapter",
+    "oracle_group_conv",
+    "load_group_conv",
+    "set_phase",
+    "assert_equivariant",
     "__version__",
 ]

@@ -27,12 +27,13 @@ def check_numeric_dtype(a: np.ndarray, name: str) -> None:
         )
 
 
-def check_data(X: Any, *, min_samples: int = 2, name: str = "X") -> np.ndarray:
+def check_data(X: Any, *, min_samples: int = 2, name: str = "X", allow_constant: bool = False) -> np.ndarray:
     """Validate samples ``X`` of shape (n, d) and return them as a float64 C-contiguous array.
 
     Raises ``SymscopeInputError`` for a non-numeric dtype, a shape other than 2-D, NaN or
     inf (naming the first offending rows), fewer than ``min_samples`` samples, fewer than
-    three features, or constant data (all samples identical: nothing to learn).
+    three features, or constant data (all samples identical: nothing to learn), unless
+    ``allow_constant`` (for data a fitted model is only applied to).
     """
     try:
         a = np.asarray(X)
@@ -56,7 +57,7 @@ def check_data(X: Any, *, min_samples: int = 2, name: str = "X") -> np.ndarray:
         raise SymscopeInputError(f"{name} has d={d} features; at least {MIN_FEATURES} are needed")
     if n < min_samples:
         raise SymscopeInputError(f"{name} has {n} samples; at least {min_samples} are needed")
-    if n and np.all(a == a[0]):
+    if n and not allow_constant and np.all(a == a[0]):
         what = "all entries are equal" if np.all(a == a.flat[0]) else f"all {n} samples are identical"
         raise SymscopeInputError(f"{name} is constant ({what}); there is no symmetry to learn")
     return a

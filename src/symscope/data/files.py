@@ -93,7 +93,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def load_data(path: str | PathLike[str], *, min_samples: int = 2) -> np.ndarray:
+def load_data(path: str | PathLike[str], *, min_samples: int = 2, allow_constant: bool = False) -> np.ndarray:
     """Load samples (n, d) as float64 from .npy, .npz (array ``X`` or the only array) or .csv.
 
     The result is checked with ``check_data`` (2-D, finite, numeric, d >= 3, not constant).
@@ -110,7 +110,7 @@ def load_data(path: str | PathLike[str], *, min_samples: int = 2) -> np.ndarray:
         raise SymscopeInputError(
             f"unsupported file type {p.suffix or '(none)'!r} for {p}; use {', '.join(DATA_SUFFIXES)}"
         )
-    return check_data(raw, min_samples=min_samples, name=str(p))
+    return check_data(raw, min_samples=min_samples, name=str(p), allow_constant=allow_constant)
 
 
 def load_generator(path: str | PathLike[str]) -> np.ndarray:

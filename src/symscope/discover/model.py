@@ -1,0 +1,84 @@
+"""The symmetry subsystem: orthogonal generator G, resolving filter ψ and the group convolution.
+
+* ``OrthogonalGenerator``: ``G = expm(A)`` with ``A = P − Pᵀ`` antisymmetric on the padded space
+  (size ``M = d + 2p``); near-identity init. The reported generator is the central d×d crop.
+* ``ResolvingFilter``: ψ ∈ R^d, zero init, decaying Gaussian noise injection, L2-normalised.
+* ``group_convolution``: rows ``crop(ψ_padᵀ Gᵏ)`` for ``k = −(d−1)/2 … (d−1)/2``.
+
+Powers are built by repeated vector–matrix products (``v_{k+1} = v_k G``, ``v_{k−1} = v_k Gᵀ``)
+from one ``matrix_exp`` per step: O(M³ + d·M²) instead of the reference's eigendecomposition,
+whose backward pass is unstable for the paired spectra of shift generators (spec §1.4, §8 #9).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def powers_range(d: int) -> torch.Tensor:
+    """Integer powers ``k_n = n − (d−1)//2`` for the d rows of the group convolution.
+
+    For even d the range is ``−d/2+1 … d/2`` (one more positive power), keeping d rows.
+    """
+    half = (d - 1) // 2
+    return torch.arange(d) - half
+
+
+class OrthogonalGenerator(nn.Module):
+    """``G = expm(P − Pᵀ)`` on R^M, M = d + 2·padding; ``P ~ N(0, init_std²)`` (near identity)."""
+
+    def __init__(self, d: int, padding: int, init_std: float, generator: torch.Generator | None = None):
+        super().__init__()
+        self.d, self.padding = d, padding
+        m = d + 2 * padding
+        self.P = nn.Parameter(torch.randn(m, m, generator=generator, dtype=torch.float64).float() * init_std)
+
+    def algebra(self) -> torch.Tensor:
+        """Antisymmetric Lie-algebra element ``A = P − Pᵀ``."""
+        return self.P - self.P.T
+
+    def forward(self) -> torch.Tensor:
+        """The full padded orthogonal matrix ``G`` (M, M)."""
+        return torch.linalg.matrix_exp(self.algebra())
+
+    def cropped(self) -> torch.Tensor:
+        """Central d×d block of G: the generator reported and scored."""
+        p, d = self.padding, self.d
+        return self().detach()[p : p + d, p : p + d]
+
+
+class ResolvingFilter(nn.Module):
+    """ψ ∈ R^d: zero init, noise ``σ(t)·ε`` injected while training, unit-normalised."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.psi = nn.Parameter(torch.zeros(d))
+
+    def forward(self, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Training: (ψ + noise)/(‖ψ + noise‖ + 1e-7). Evaluation (no noise): ψ/‖ψ‖, and 0 stays 0."""
+        if noise is not None:
+            psi = self.psi + noise
+            return psi / (psi.norm() + 1e-7)
+        norm = self.psi.norm()
+        return self.psi / norm if norm > 0 else self.psi
+
+
+def group_convolution(psi: torch.Tensor, G: torch.Tensor, d: int, padding: int) -> torch.Tensor:
+    """Matrix C (d, d) with rows ``crop(ψ_padᵀ G^{k_n})``, k_n from ``powers_range(d)``.
+
+    ``y = C x`` is equivariant: ``y_n(G x) = y_{n+1}(x)`` away from the edges.
+    """
+    ks = powers_range(d)
+    v0 = torch.nn.functional.pad(psi, (padding, padding))
+    rows = {0: v0}
+    v = v0
+    for k in range(1, int(ks.max()) + 1):
+        v = v @ G
+        rows[k] = v
+    v = v0
+    for k in range(-1, int(ks.min()) - 1, -1):
+        v = v @ G.T
+        rows[k] = v
+    full = torch.stack([rows[int(k)] for k in ks])
+    return full[:, padding : padding + d]

@@ -1,0 +1,199 @@
+"""``SymmetryLens``: the scikit-learn-style estimator of the discovery engine.
+
+>>> from symscope import SymmetryLens, LensConfig, make_dataset
+>>> ds = make_dataset("gaussian-shift", n=512, d=7, seed=0)
+>>> lens = SymmetryLens(LensConfig(steps=3, batch_size=128), progress=False).fit(ds.X)
+>>> lens.generator_.shape, lens.transform(ds.X[:2]).shape
+((7, 7), (2, 7))
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from ._validation import SymscopeInputError, check_data
+from .config import LensConfig
+from .training import LensModules, Trainer
+
+#: Fewest samples ``fit`` accepts for d features (density estimation needs many).
+def min_samples(d: int) -> int:
+    return max(100, 4 * d)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise SymscopeInputError(f"unknown device {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SymscopeInputError("device 'cuda' requested but CUDA is not available")
+    return dev
+
+
+def _load_torch(path: str | Path, what: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise SymscopeInputError(f"{what} not found: {p}")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)  # never unpickles arbitrary objects
+    except Exception as exc:  # noqa: BLE001 - any failure here means the file is not ours
+        raise SymscopeInputError(f"cannot read {what} {p}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(obj, dict) or not str(obj.get("format", "")).startswith("symscope-"):
+        raise SymscopeInputError(f"{p} is not a symscope {what}")
+    return obj
+
+
+class SymmetryLens:
+    """Learn the minimal generator G of a hidden 1-parameter symmetry and a resolving filter ψ.
+
+    Args:
+        config: a ``LensConfig`` (defaults: one setting for all datasets).
+        seed: fixes initialisation, mini-batches and filter noise (same seed → same result).
+        device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"``.
+        progress: show a progress bar with the current losses.
+
+    Learned attributes: ``generator_`` (d, d) central crop of G = expm(A); ``filter_`` (d,) unit ψ;
+    ``group_conv_`` (d, d) with rows ψᵀGᵏ; ``history_`` (list of dicts); ``mean_``, ``scale_``
+    (global standardisation); ``n_features_in_``; ``run_record_`` (versions, device, timings).
+    """
+
+    def __init__(self, config: LensConfig | None = None, *, seed: int = 0, device: str = "auto", progress: bool = True):
+        self.config = config
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(self, X: Any, *, resume_from: str | Path | None = None, checkpoint_path: str | Path | None = None,
+            truth: np.ndarray | None = None) -> SymmetryLens:
+        """Fit on samples X (n, d); returns self.
+
+        Args:
+            resume_from: a checkpoint written by an earlier (interrupted) fit; training continues
+                from its step with its config, seed and RNG state.
+            checkpoint_path: where to write checkpoints (periodically and on Ctrl-C).
+            truth: optional true generator (d, d); only used to record the recovery cosine in
+                ``history_`` while training (it does not influence the fit).
+        """
+        cfg = self.config if self.config is not None else LensConfig()
+        if not isinstance(cfg, LensConfig):
+            raise SymscopeInputError(f"config must be a LensConfig, got {type(cfg).__name__}")
+        X = check_data(X, min_samples=1)
+        n, d = X.shape
+        if n < min_samples(d):
+            raise SymscopeInputError(f"too few samples: got {n}, need at least {min_samples(d)} for d={d}")
+        seed = int(self.seed)
+        ckpt = None
+        if resume_from is not None:
+            ckpt = _load_torch(resume_from, "checkpoint")
+            ck_cfg = LensConfig.from_dict(ckpt["config"])
+            if self.config is not None and ck_cfg != cfg:
+                raise SymscopeInputError(f"checkpoint {resume_from} was written with a different config")
+            cfg, seed = ck_cfg, int(ckpt["seed"])
+        device = resolve_device(self.device)
+        self.mean_, self.scale_ = float(X.mean()), float(X.std())
+        Xt = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32, device=device)
+        mods = LensModules(d, cfg, seed).to(device)
+        if ckpt is not None and mods.generator.P.shape != ckpt["modules"]["generator.P"].shape:
+            raise SymscopeInputError(f"checkpoint {resume_from} was trained on different data dimension")
+        monitor = None
+        if truth is not None:
+            from .measure import recovery_report
+
+            truth = np.asarray(truth, dtype=np.float64)
+            if truth.shape != (d, d):
+                raise SymscopeInputError(f"truth must be ({d}, {d}), got {truth.shape}")
+
+            def monitor(m: LensModules) -> dict[str, float]:
+                rep = recovery_report(m.generator.cropped().cpu().double().numpy(), truth)
+                return {"cosine": rep.cosine, "power2_cosine": rep.power2_cosine, "identity_cosine": rep.identity_cosine}
+
+        trainer = Trainer(mods, cfg, seed, device, progress=self.progress, monitor=monitor)
+        if ckpt is not None:
+            trainer.restore(ckpt)
+        wall = time.perf_counter()
+        trainer.run(Xt, checkpoint_path=checkpoint_path)
+        self.config, self.seed = cfg, seed
+        self._set_learned(mods, trainer.state.history)
+        self.run_record_ = run_record(cfg, seed, device, n, d, trainer.state.step, trainer.state.elapsed,
+                                      time.perf_counter() - wall, resumed=ckpt is not None)
+        return self
+
+    def _set_learned(self, mods: LensModules, history: list[dict[str, float]]) -> None:
+        mods = mods.cpu()
+        self._modules = mods
+        self.n_features_in_ = mods.d
+        with torch.no_grad():
+            self.generator_ = mods.generator.cropped().double().numpy()
+            self.filter_ = mods.filter().double().numpy()
+            self.group_conv_ = mods.group_conv().double().numpy()
+        self.history_ = history
+
+    # -- using a fitted lens -------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "group_conv_"):
+            raise SymscopeInputError("this SymmetryLens is not fitted yet: call fit(X) or SymmetryLens.load(path)")
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Representation y = C·standardise(x) (n, d): the hidden symmetry acts as a plain shift."""
+        self._check_fitted()
+        X = check_data(X, min_samples=1, allow_constant=True)
+        if X.shape[1] != self.n_features_in_:
+            raise SymscopeInputError(f"X has {X.shape[1]} features but the lens was fitted on {self.n_features_in_}")
+        return ((X - self.mean_) / self.scale_) @ self.group_conv_.T
+
+    def fit_transform(self, X: Any, **fit_kwargs: Any) -> np.ndarray:
+        return self.fit(X, **fit_kwargs).transform(X)
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the fitted lens to one file (tensors and plain values only)."""
+        self._check_fitted()
+        torch.save(dict(
+            format="symscope-lens-1",
+            config=self.config.to_dict(),
+            seed=self.seed,
+            modules={k: v.detach().cpu() for k, v in self._modules.state_dict().items()},
+            mean=self.mean_, scale=self.scale_, history=self.history_, run_record=self.run_record_,
+        ), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SymmetryLens:
+        """Read a lens written by ``save`` (safe: ``torch.load(weights_only=True)``)."""
+        obj = _load_torch(path, "lens file")
+        if obj["format"] != "symscope-lens-1":
+            raise SymscopeInputError(f"{path} is a {obj['format']}, not a saved lens")
+        cfg = LensConfig.from_dict(obj["config"])
+        d = obj["modules"]["filter.psi"].shape[0]
+        mods = LensModules(d, cfg, int(obj["seed"]))
+        mods.load_state_dict(obj["modules"])
+        lens = cls(cfg, seed=int(obj["seed"]), device="cpu", progress=False)
+        lens.mean_, lens.scale_ = float(obj["mean"]), float(obj["scale"])
+        lens._set_learned(mods, list(obj["history"]))
+        lens.run_record_ = dict(obj["run_record"])
+        return lens
+
+
+def run_record(cfg: LensConfig, seed: int, device: torch.device, n: int, d: int, steps: int,
+               train_seconds: float, wall_seconds: float, resumed: bool) -> dict[str, Any]:
+    """Versions, machine, seed and timings of a fit (written to run.json by the CLI)."""
+    import scipy
+
+    return dict(
+        symscope=__version__, python=sys.version.split()[0], torch=str(torch.__version__), numpy=np.__version__,
+        scipy=scipy.__version__, platform=platform.platform(), processor=platform.processor() or platform.machine(),
+        torch_threads=torch.get_num_threads(), device=str(device), seed=seed, n_samples=n, n_features=d,
+        steps=steps, train_seconds=round(train_seconds, 3), wall_seconds_this_call=round(wall_seconds, 3),
+        resumed=resumed, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
