@@ -68,6 +68,7 @@ class LensConfig:
     lr_decay: float = 0.1  # lr falls log-linearly to lr·lr_decay at the last step
     padding: int | None = None  # None → d (paper, non-cyclic data); 0 for circulant data
     init_std: float = 1e-4  # std of P, A = P − Pᵀ
+    rebase_every: int = 0  # fold expm(A) into G's base point every this many steps (0 = never)
     filter_noise: float = 0.1  # σ₀ of the noise injected into ψ
     filter_noise_decay: float = 0.05  # e-folding time of that noise, as a fraction of steps
     weights: LossWeights = field(default_factory=LossWeights)

@@ -171,6 +171,8 @@ class Trainer:
         self.opt_lens.step()
         self.opt_est.step()
         self.state.step += 1
+        if cfg.rebase_every and self.state.step % cfg.rebase_every == 0:
+            self.mods.generator.rebase()
         return terms
 
     def run(self, X: torch.Tensor, checkpoint_path: str | Path | None = None, until: int | None = None) -> TrainState:

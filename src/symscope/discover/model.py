@@ -1,7 +1,7 @@
 """The symmetry subsystem: orthogonal generator G, resolving filter ψ and the group convolution.
 
-* ``OrthogonalGenerator``: ``G = expm(A)`` with ``A = P − Pᵀ`` antisymmetric on the padded space
-  (size ``M = d + 2p``); near-identity init. The reported generator is the central d×d crop.
+* ``OrthogonalGenerator``: ``G = B·expm(A)`` with ``A = P − Pᵀ`` antisymmetric on the padded space
+  (size ``M = d + 2p``), B an orthogonal base point; near-identity init. The reported generator is the central d×d crop.
 * ``ResolvingFilter``: ψ ∈ R^d, zero init, decaying Gaussian noise injection, L2-normalised.
 * ``group_convolution``: rows ``crop(ψ_padᵀ Gᵏ)`` for ``k = −(d−1)/2 … (d−1)/2``.
 
@@ -26,21 +26,37 @@ def powers_range(d: int) -> torch.Tensor:
 
 
 class OrthogonalGenerator(nn.Module):
-    """``G = expm(P − Pᵀ)`` on R^M, M = d + 2·padding; ``P ~ N(0, init_std²)`` (near identity)."""
+    """``G = B · expm(P − Pᵀ)`` on R^M, M = d + 2·padding; ``P ~ N(0, init_std²)``, ``B = I`` at start.
+
+    ``B`` is an orthogonal base point (a buffer). ``rebase()`` folds the current rotation into
+    it and zeroes P ("dynamic trivialization", Lezcano-Casado 2019): the exponential map's
+    differential degenerates as the eigenvalues of A approach ±π — exactly where the log of a
+    shift lives — so a static parametrisation slows to a crawl near the solution. Rebasing keeps
+    A small and the gradient well conditioned; the represented G is unchanged by it.
+    """
 
     def __init__(self, d: int, padding: int, init_std: float, generator: torch.Generator | None = None):
         super().__init__()
         self.d, self.padding = d, padding
         m = d + 2 * padding
         self.P = nn.Parameter(torch.randn(m, m, generator=generator, dtype=torch.float64).float() * init_std)
+        self.register_buffer("base", torch.eye(m, dtype=torch.float64))
 
     def algebra(self) -> torch.Tensor:
-        """Antisymmetric Lie-algebra element ``A = P − Pᵀ``."""
+        """Antisymmetric Lie-algebra element ``A = P − Pᵀ`` (relative to the base point)."""
         return self.P - self.P.T
 
     def forward(self) -> torch.Tensor:
         """The full padded orthogonal matrix ``G`` (M, M)."""
-        return torch.linalg.matrix_exp(self.algebra())
+        return self.base.to(self.P.dtype) @ torch.linalg.matrix_exp(self.algebra())
+
+    @torch.no_grad()
+    def rebase(self) -> None:
+        """Fold expm(A) into the base point (re-orthonormalised in float64) and set P = 0."""
+        g = self.base @ torch.linalg.matrix_exp(self.algebra().double())
+        u, _, vh = torch.linalg.svd(g)
+        self.base.copy_(u @ vh)
+        self.P.zero_()
 
     def cropped(self) -> torch.Tensor:
         """Central d×d block of G: the generator reported and scored."""
