@@ -107,7 +107,7 @@ def _write_run(out: Path, lens: SymmetryLens, truth: np.ndarray | None, data_inf
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(lens.history_)
-    record = dict(lens.run_record_, data=data_info, command=" ".join([PROG, *sys.argv[1:]]))
+    record = dict(lens.run_record_, data=data_info, events=lens.events_, command=" ".join([PROG, *sys.argv[1:]]))
     (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     metrics = None
     if truth is not None:

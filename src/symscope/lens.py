@@ -64,7 +64,8 @@ class SymmetryLens:
         progress: show a progress bar with the current losses.
 
     Learned attributes: ``generator_`` (d, d) central crop of G = expm(A); ``filter_`` (d,) unit ψ;
-    ``group_conv_`` (d, d) with rows ψᵀGᵏ; ``history_`` (list of dicts); ``mean_``, ``scale_``
+    ``group_conv_`` (d, d) with rows ψᵀGᵏ; ``history_`` (list of dicts); ``events_`` (chain
+    repairs: step, whether applied, alignment gain); ``mean_``, ``scale_``
     (global standardisation); ``n_features_in_``; ``run_record_`` (versions, device, timings).
     """
 
@@ -126,6 +127,7 @@ class SymmetryLens:
         trainer.run(Xt, checkpoint_path=checkpoint_path)
         self.config, self.seed = cfg, seed
         self._set_learned(mods, trainer.state.history)
+        self.events_ = trainer.state.events
         self.run_record_ = run_record(cfg, seed, device, n, d, trainer.state.step, trainer.state.elapsed,
                                       time.perf_counter() - wall, resumed=ckpt is not None)
         return self
@@ -165,7 +167,7 @@ class SymmetryLens:
             config=self.config.to_dict(),
             seed=self.seed,
             modules={k: v.detach().cpu() for k, v in self._modules.state_dict().items()},
-            mean=self.mean_, scale=self.scale_, history=self.history_, run_record=self.run_record_,
+            mean=self.mean_, scale=self.scale_, history=self.history_, events=self.events_, run_record=self.run_record_,
         ), path)
 
     @classmethod
@@ -181,6 +183,7 @@ class SymmetryLens:
         lens = cls(cfg, seed=int(obj["seed"]), device="cpu", progress=False)
         lens.mean_, lens.scale_ = float(obj["mean"]), float(obj["scale"])
         lens._set_learned(mods, list(obj["history"]))
+        lens.events_ = list(obj["events"])
         lens.run_record_ = dict(obj["run_record"])
         return lens
 

@@ -27,6 +27,7 @@ from .config import LensConfig
 from .discover import losses as L
 from .discover.density import ConditionalMixture, MarginalMixture
 from .discover.model import OrthogonalGenerator, ResolvingFilter, group_convolution
+from .discover.repair import repair
 
 #: Names of the per-step quantities recorded in the history (in this order).
 LOSS_NAMES = ("loss", "alignment", "uniformity", "marginal_entropy", "joint_entropy", "estimator_nll")
@@ -105,6 +106,7 @@ class TrainState:
     step: int
     history: list[dict[str, float]]
     elapsed: float
+    events: list[dict[str, Any]]
 
 
 class Trainer:
@@ -114,12 +116,15 @@ class Trainer:
                  progress: bool = True, monitor: Callable[[LensModules], dict[str, float]] | None = None):
         self.mods, self.cfg, self.seed, self.device = mods, cfg, seed, device
         self.progress, self.monitor = progress, monitor
-        self.opt_lens = torch.optim.Adam(mods.lens_parameters(), lr=cfg.lr, eps=1e-7)
-        self.opt_est = torch.optim.Adam(mods.estimator_parameters(), lr=cfg.estimator_lr, eps=1e-7)
+        self.opt_lens = torch.optim.Adam(
+            [{"params": list(mods.generator.parameters()), "scale": 1.0},
+             {"params": list(mods.filter.parameters()), "scale": cfg.filter_lr_scale}], lr=cfg.lr, eps=1e-7)
+        self.opt_est = torch.optim.Adam([{"params": mods.estimator_parameters(), "scale": 1.0}], lr=cfg.estimator_lr, eps=1e-7)
         self.rng = torch.Generator().manual_seed(seed + 1)
-        self.state = TrainState(step=0, history=[], elapsed=0.0)
+        self.state = TrainState(step=0, history=[], elapsed=0.0, events=[])
         self._lr = lr_schedule(cfg)
         self._t = rank_time(cfg)
+        self._repairs = sorted({int(round(f * cfg.steps)) for f in cfg.repair_at})
 
     # -- checkpoints -------------------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
@@ -134,6 +139,7 @@ class Trainer:
             rng=self.rng.get_state(),
             step=self.state.step,
             history=self.state.history,
+            events=self.state.events,
             elapsed=self.state.elapsed,
         )
 
@@ -147,15 +153,25 @@ class Trainer:
         self.opt_lens.load_state_dict(ckpt["opt_lens"])
         self.opt_est.load_state_dict(ckpt["opt_est"])
         self.rng.set_state(ckpt["rng"])
-        self.state = TrainState(step=int(ckpt["step"]), history=list(ckpt["history"]), elapsed=float(ckpt["elapsed"]))
+        self.state = TrainState(step=int(ckpt["step"]), history=list(ckpt["history"]),
+                                elapsed=float(ckpt["elapsed"]), events=list(ckpt["events"]))
 
     # -- the loop ----------------------------------------------------------------------
+    def _holding(self, s: int) -> bool:
+        """True in the ``repair_hold`` steps after a repair: only the estimators learn."""
+        return any(r <= s < r + self.cfg.repair_hold for r in self._repairs)
+
     def step(self, X: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a random mini-batch of X (n, d) already on the device."""
         cfg, s = self.cfg, self.state.step
+        if s in self._repairs:
+            take = torch.randperm(X.shape[0], generator=self.rng)[: cfg.repair_samples]
+            event = repair(self.mods, X[take.to(self.device)])
+            self.opt_lens.state.clear()
+            self.state.events.append({"step": s, "event": "repair", **event})
         for opt, base in ((self.opt_lens, cfg.lr), (self.opt_est, cfg.estimator_lr)):
             for group in opt.param_groups:
-                group["lr"] = base * float(self._lr[s])
+                group["lr"] = base * group["scale"] * float(self._lr[s])
         idx = torch.randint(0, X.shape[0], (min(cfg.batch_size, X.shape[0]),), generator=self.rng)
         noise = filter_noise(cfg, s) * torch.randn(self.mods.d, generator=self.rng)
         xb = X[idx.to(self.device)]
@@ -168,7 +184,8 @@ class Trainer:
         g_est = torch.autograd.grad(terms["estimator_nll"], est_p)
         for p, g in zip([*lens_p, *est_p], [*g_lens, *g_est]):
             p.grad = g
-        self.opt_lens.step()
+        if not self._holding(s):
+            self.opt_lens.step()
         self.opt_est.step()
         self.state.step += 1
         if cfg.rebase_every and self.state.step % cfg.rebase_every == 0:
