@@ -23,8 +23,8 @@ from ._validation import SymscopeInputError, check_data
 from .config import LensConfig
 from .training import LensModules, Trainer
 
-#: Fewest samples ``fit`` accepts for d features (density estimation needs many).
 def min_samples(d: int) -> int:
+    """Fewest samples ``fit`` accepts for d features (the density estimators need many)."""
     return max(100, 4 * d)
 
 

@@ -192,8 +192,8 @@ class Trainer:
             self.mods.generator.rebase()
         return terms
 
-    def run(self, X: torch.Tensor, checkpoint_path: str | Path | None = None, until: int | None = None) -> TrainState:
-        """Train until ``cfg.steps`` (or step ``until``), checkpointing periodically.
+    def run(self, X: torch.Tensor, checkpoint_path: str | Path | None = None) -> TrainState:
+        """Train until ``cfg.steps``, checkpointing periodically.
 
         Ctrl-C is deferred to the end of the current step, so the checkpoint written then is a
         consistent state; ``KeyboardInterrupt`` is re-raised after saving. A second Ctrl-C aborts.
@@ -201,7 +201,6 @@ class Trainer:
         from tqdm.auto import tqdm
 
         cfg = self.cfg
-        end = cfg.steps if until is None else min(until, cfg.steps)
         bar = tqdm(total=cfg.steps, initial=self.state.step, disable=not self.progress,
                    desc="symscope", unit="step", dynamic_ncols=True)
         start = time.perf_counter() - self.state.elapsed
@@ -215,7 +214,7 @@ class Trainer:
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, on_sigint) if main else None
         try:
-            while self.state.step < end:
+            while self.state.step < cfg.steps:
                 if interrupted:
                     raise KeyboardInterrupt
                 terms = self.step(X)
