@@ -15,6 +15,15 @@ def _matrix(ax: Any, m: np.ndarray, title: str) -> None:
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
 
 
+def _save(fig: Any, path: Path, written: list[Path], dpi: int = 110) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    written.append(path)
+
+
 def plot_run(lens: Any, outdir: str | Path, truth: np.ndarray | None = None) -> list[Path]:
     """Write generator.png, group_conv.png, filter.png and losses.png for a fitted lens."""
     import matplotlib
@@ -23,34 +32,25 @@ def plot_run(lens: Any, outdir: str | Path, truth: np.ndarray | None = None) -> 
     import matplotlib.pyplot as plt
 
     out = Path(outdir)
-    written = []
+    written: list[Path] = []
 
     fig, axes = plt.subplots(1, 2 if truth is not None else 1, figsize=(10 if truth is not None else 5.5, 4.5), squeeze=False)
     _matrix(axes[0, 0], lens.generator_, "learned generator G (central crop)")
     if truth is not None:
         _matrix(axes[0, 1], truth, "true minimal generator")
-    written.append(out / "generator.png")
-    fig.tight_layout()
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    _save(fig, out / "generator.png", written)
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     _matrix(ax, lens.group_conv_, "group convolution C (rows ψᵀGᵏ)")
     ax.set_xlabel("input coordinate")
     ax.set_ylabel("output index (power k)")
-    written.append(out / "group_conv.png")
-    fig.tight_layout()
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    _save(fig, out / "group_conv.png", written)
 
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.stem(np.arange(len(lens.filter_)), lens.filter_)
     ax.set_title("resolving filter ψ")
     ax.set_xlabel("input coordinate")
-    written.append(out / "filter.png")
-    fig.tight_layout()
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+    _save(fig, out / "filter.png", written)
 
     hist = lens.history_
     if hist:
@@ -63,8 +63,5 @@ def plot_run(lens: Any, outdir: str | Path, truth: np.ndarray | None = None) -> 
             ax.plot(steps, [h[k] for h in hist])
             ax.set_title(k.replace("_", " "))
             ax.set_xlabel("step")
-        written.append(out / "losses.png")
-        fig.tight_layout()
-        fig.savefig(written[-1], dpi=100)
-        plt.close(fig)
+        _save(fig, out / "losses.png", written, dpi=100)
     return written
