@@ -179,13 +179,14 @@ class Trainer:
         y = xb @ C.T
         slot = torch.arange(y.shape[0], device=self.device) % self.mods.d
         terms = objectives(self.mods, y, slot, float(self._t[s]), cfg)
-        lens_p, est_p = self.mods.lens_parameters(), self.mods.estimator_parameters()
-        g_lens = torch.autograd.grad(terms["loss"], lens_p, retain_graph=True)
-        g_est = torch.autograd.grad(terms["estimator_nll"], est_p)
-        for p, g in zip([*lens_p, *est_p], [*g_lens, *g_est]):
-            p.grad = g
-        if not self._holding(s):
+        est_p = self.mods.estimator_parameters()
+        if not self._holding(s):  # while held after a repair, the lens gradient is not needed
+            lens_p = self.mods.lens_parameters()
+            for p, g in zip(lens_p, torch.autograd.grad(terms["loss"], lens_p, retain_graph=True)):
+                p.grad = g
             self.opt_lens.step()
+        for p, g in zip(est_p, torch.autograd.grad(terms["estimator_nll"], est_p)):
+            p.grad = g
         self.opt_est.step()
         self.state.step += 1
         if cfg.rebase_every and self.state.step % cfg.rebase_every == 0:
