@@ -1,0 +1,130 @@
+"""Cost scaling in d: seconds per training step, peak memory and where the time goes.
+
+    python benchmarks/scaling.py                       # d = 17, 33, 65, 129, 257; 40 timed steps each
+    python benchmarks/scaling.py --dims 17 33 --steps 20
+
+Each d runs in a fresh process (one torch thread) so that peak memory (ru_maxrss) belongs to
+that d alone. A run times ``--steps`` default-config training steps after ``--warmup`` untimed
+ones, and separately times the symmetry subsystem alone (building G = B·expm(A) and the group
+convolution, forward + backward) to show which part grows how. The exponent of time against d
+is a least-squares fit on log–log axes. Results: ``benchmarks/results/scaling.{jsonl,md,png}``.
+
+Recovery *quality* against d (cosine, wall time to the end of training) is measured by
+``benchmarks/recovery.py --suite dims``; this script measures cost only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from recovery import RESULTS, machine  # noqa: E402
+
+
+def measure(d: int, steps: int, warmup: int, batch: int) -> dict:
+    """Time ``steps`` training steps at dimension d (after ``warmup``) in this process."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import dataclasses
+    import resource
+
+    import torch
+
+    torch.set_num_threads(1)
+    from symscope import LensConfig, make_dataset
+    from symscope.training import LensModules, Trainer
+
+    cfg = dataclasses.replace(LensConfig(), steps=warmup + steps + 1, batch_size=batch, repair_at=())
+    X = torch.as_tensor(make_dataset("gaussian-shift", n=max(4 * batch, 4 * d), d=d, seed=0).X, dtype=torch.float32)
+    X = (X - X.mean()) / X.std()
+    mods = LensModules(d, cfg, seed=0)
+    trainer = Trainer(mods, cfg, seed=0, device=torch.device("cpu"), progress=False)
+    for _ in range(warmup):
+        trainer.step(X)
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.step(X)
+    per_step = (time.perf_counter() - start) / steps
+    # the symmetry subsystem alone: G, group convolution, a scalar of it, backward
+    start = time.perf_counter()
+    for _ in range(steps):
+        C = mods.group_conv(torch.zeros(d))
+        grads = torch.autograd.grad((C**2).sum(), mods.lens_parameters())
+        del C, grads
+    lens_part = (time.perf_counter() - start) / steps
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return dict(d=d, padded=d + 2 * mods.padding, batch=batch, steps_timed=steps,
+                seconds_per_step=round(per_step, 4), lens_seconds=round(lens_part, 4),
+                lens_fraction=round(lens_part / per_step, 3), peak_memory_mb=round(peak_mb, 1))
+
+
+def exponent(ds: list[int], ts: list[float]) -> float:
+    """Slope of log t against log d (least squares)."""
+    return float(np.polyfit(np.log(ds), np.log(ts), 1)[0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dims", nargs="+", type=int, default=[17, 33, 65, 129, 257])
+    ap.add_argument("--steps", type=int, default=40, help="timed steps per d (default 40)")
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=None, help="batch size (default: the config's)")
+    args = ap.parse_args(argv)
+    from symscope import LensConfig
+
+    batch = args.batch or LensConfig().batch_size
+    rows = []
+    for d in args.dims:  # one fresh process per d, one at a time (clean timings and peak memory)
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            rec = pool.submit(measure, d, args.steps, args.warmup, batch).result()
+        rows.append(rec)
+        print(json.dumps(rec), flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "scaling.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    dims = [r["d"] for r in rows]
+    k_all = exponent(dims, [r["seconds_per_step"] for r in rows])
+    k_lens = exponent(dims, [r["lens_seconds"] for r in rows])
+    lines = ["| d | padded size M | s/step | symmetry subsystem s/step (share) | peak memory (MB) |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['d']} | {r['padded']} | {r['seconds_per_step']:.3f} | {r['lens_seconds']:.3f} "
+              f"({100 * r['lens_fraction']:.0f} %) | {r['peak_memory_mb']:.0f} |" for r in rows]
+    md = RESULTS / "scaling.md"
+    md.write_text(
+        f"# Cost scaling in d\n\nCommand: `python benchmarks/scaling.py {' '.join(argv or sys.argv[1:])}`\n\n"
+        f"Machine and versions: `{json.dumps(machine())}`\n\n"
+        f"Default `LensConfig()` (batch {batch}), one torch thread, gaussian-shift data; {args.steps} timed steps "
+        f"after {args.warmup} warm-up steps per d. Load average at the end: {os.getloadavg()[0]:.2f} "
+        f"(other processes on the machine slow these timings down when it exceeds 1).\n\n" + "\n".join(lines) +
+        f"\n\nFitted exponent (time ∝ d^k): whole step k = {k_all:.2f}; symmetry subsystem alone k = {k_lens:.2f}.\n"
+    )
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        ax.loglog(dims, [r["seconds_per_step"] for r in rows], "o-", label=f"whole step (k = {k_all:.2f})")
+        ax.loglog(dims, [r["lens_seconds"] for r in rows], "s--", label=f"G + group conv. (k = {k_lens:.2f})")
+        ax.set_xlabel("d")
+        ax.set_ylabel("seconds per step (1 thread)")
+        ax.legend()
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(RESULTS / "scaling.png", dpi=120)
+        plt.close(fig)
+    except ImportError:
+        pass
+    print(md.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
