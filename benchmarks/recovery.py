@@ -33,7 +33,8 @@ SUITES = {
 }
 
 
-def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps: int | None) -> dict:
+def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps: int | None,
+            noise: float = 0.05) -> dict:
     """Fit the default (or given) config on one dataset/seed/d; return the recovery record."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import dataclasses
@@ -46,12 +47,12 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
     cfg = LensConfig.from_file(config_file) if config_file else LensConfig()
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=steps)
-    ds = make_dataset(name, n=n, d=d, seed=seed)
+    ds = make_dataset(name, n=n, d=d, seed=seed, noise=noise)
     start = time.perf_counter()
     lens = SymmetryLens(cfg, seed=seed, device="cpu", progress=False).fit(ds.X)
     wall = time.perf_counter() - start
     rep = recovery_report(lens.generator_, ds.generator)
-    return dict(dataset=name, seed=seed, d=d, n=n, steps=cfg.steps, wall_seconds=round(wall, 1),
+    return dict(dataset=name, seed=seed, d=d, n=n, noise=noise, steps=cfg.steps, wall_seconds=round(wall, 1),
                 seconds_per_step=round(wall / cfg.steps, 4), **rep.to_dict())
 
 
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int)
     ap.add_argument("--dims", nargs="+", type=int)
     ap.add_argument("--n", type=int, default=50_000, help="samples per dataset (default 50000)")
+    ap.add_argument("--noise", type=float, default=0.05, help="relative noise level of the data (paper: 0.05)")
     ap.add_argument("--steps", type=int, help="override the config's steps")
     ap.add_argument("--config", help="LensConfig file (.json/.toml); default: LensConfig()")
     ap.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
@@ -102,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     log = RESULTS / f"recovery-{tag}.jsonl"
     done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    done = [r for r in done if r["n"] == args.n and r.get("noise", 0.05) == args.noise]  # same data only
     finished = {(r["dataset"], r["seed"], r["d"]) for r in done}
     todo = [(name, seed, d) for d in suite["dims"] for name in suite["datasets"] for seed in suite["seeds"]
             if (name, seed, d) not in finished]
     print(f"{len(todo)} runs to do ({len(finished)} already in {log})", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_one, name, seed, d, args.n, args.config, args.steps): (name, seed, d)
+        futures = {pool.submit(run_one, name, seed, d, args.n, args.config, args.steps, args.noise): (name, seed, d)
                    for name, seed, d in todo}
         for fut in as_completed(futures):
             rec = fut.result()
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# Recovery benchmark: {tag}\n\nCommand: `python benchmarks/recovery.py {' '.join(argv or sys.argv[1:])}`\n\n"
         f"Machine and versions: `{json.dumps(machine())}`\n\n"
         f"Default `LensConfig()` unless a config file is named; each run one torch thread, "
-        f"{args.jobs} runs in parallel; n = {args.n} samples; data seed = training seed.\n\n{table(rows)}\n"
+        f"{args.jobs} runs in parallel; n = {args.n} samples; noise = {args.noise}; data seed = training seed.\n\n{table(rows)}\n"
     )
     print(f"\nwrote {md}\n\n{table(rows)}")
     return 0
