@@ -69,18 +69,39 @@ def machine() -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    """Markdown: one line per dataset × d with median cosine, success fraction, median wall time."""
-    out = ["| dataset | d | seeds | median cosine | cosine ≥ 0.98 (minimal) | verdicts | median wall (s) | s/step |",
-           "|---|---|---|---|---|---|---|---|"]
-    keys = sorted({(r["dataset"], r["d"]) for r in rows}, key=lambda k: (k[1], k[0]))
-    for name, d in keys:
-        rs = [r for r in rows if r["dataset"] == name and r["d"] == d]
+    """Markdown: one line per dataset × d × n × noise with median cosine, successes, median wall time."""
+    out = ["| dataset | d | n | noise | seeds | median cosine | cosine ≥ 0.98 (minimal) | verdicts | median wall (s) | s/step |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    cell = lambda r: (r["dataset"], r["d"], r["n"], r.get("noise", 0.05))  # noqa: E731
+    for key in sorted({cell(r) for r in rows}, key=lambda k: (k[1], k[0], k[2], k[3])):
+        rs = [r for r in rows if cell(r) == key]
         ok = sum(r["minimal"] for r in rs)
         verdicts = ", ".join(f"{v}×{sum(r['verdict'] == v for r in rs)}" for v in sorted({r["verdict"] for r in rs}))
-        out.append(f"| {name} | {d} | {len(rs)} | {statistics.median(r['cosine'] for r in rs):.3f} | {ok}/{len(rs)} "
+        out.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {len(rs)} "
+                   f"| {statistics.median(r['cosine'] for r in rs):.3f} | {ok}/{len(rs)} "
                    f"| {verdicts} | {statistics.median(r['wall_seconds'] for r in rs):.0f} "
                    f"| {statistics.median(r['seconds_per_step'] for r in rs):.3f} |")
     return "\n".join(out)
+
+
+def combine(tags: list[str], out_tag: str, argv: list[str] | None) -> int:
+    """One table over the runs already recorded under several tags (e.g. one tag per seed)."""
+    rows = []
+    for tag in tags:
+        path = RESULTS / f"recovery-{tag}.jsonl"
+        if not path.exists():
+            print(f"no results file {path}", file=sys.stderr)
+            return 2
+        rows += [dict(json.loads(line), tag=tag) for line in path.read_text().splitlines()]
+    md = RESULTS / f"recovery-{out_tag}.md"
+    md.write_text(
+        f"# Recovery benchmark: {out_tag} (combined)\n\nCommand: `python benchmarks/recovery.py "
+        f"{' '.join(argv or sys.argv[1:])}`\n\nRuns merged from: "
+        + ", ".join(f"[`recovery-{t}.md`](recovery-{t}.md)" for t in tags)
+        + " (each names its command, machine and versions).\n\n" + table(rows) + "\n"
+    )
+    print(md.read_text())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", help="LensConfig file (.json/.toml); default: LensConfig()")
     ap.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
     ap.add_argument("--tag", help="results file suffix (default: the suite name)")
+    ap.add_argument("--combine", nargs="+", metavar="TAG",
+                    help="run nothing: merge the finished results of these tags into recovery-<--tag>.md")
     args = ap.parse_args(argv)
+    if args.combine:
+        return combine(args.combine, args.tag or "combined", argv)
     suite = dict(SUITES[args.suite])
     for key in ("datasets", "seeds", "dims"):
         if getattr(args, key):
