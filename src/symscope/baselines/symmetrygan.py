@@ -104,7 +104,8 @@ class GANResult:
     ``generator`` is the final ``G`` (d, d). With a truth: ``best_generator``/``best_epoch``/
     ``best_power_cosine`` give the epoch the authors' power scan would report (else None).
     ``history`` holds one dict per epoch (mean losses, and the power scan when scored);
-    ``stopped`` says whether the epoch or the time budget ended the run.
+    ``stopped`` says what ended the run: "epochs", "time budget", or "diverged (...)" when an
+    update made ``G`` non-finite (``G`` is then the last finite one).
     """
 
     generator: np.ndarray
@@ -223,13 +224,19 @@ def symmetry_gan(
     for epoch in range(1, int(epochs) + 1):
         losses = []
         for _ in range(per_epoch):
+            last_finite = cand.weight.detach().clone()
             losses.append(_gan_step(cand, disc, opts, data[next(batches)]))
             steps += 1
             bar.update(1)
+            if not torch.isfinite(cand.weight).all():  # a blown-up QR/expm gradient: keep the last finite G
+                with torch.no_grad():
+                    cand.weight.copy_(last_finite)
+                stopped = f"diverged (non-finite G at step {steps})"
+                break
             if time_budget is not None and time.perf_counter() - start > time_budget:
                 stopped = "time budget"
                 break
-        d_mean, g_mean = np.mean(losses, axis=0)
+        d_mean, g_mean = np.nanmean(losses, axis=0)
         rec: dict[str, Any] = dict(epoch=epoch, steps=steps, d_loss=float(d_mean), g_loss=float(g_mean))
         g_now = cand().detach().double().numpy()
         if t is not None:
