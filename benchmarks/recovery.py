@@ -68,38 +68,84 @@ def machine() -> dict:
                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
 
-def table(rows: list[dict]) -> str:
-    """Markdown: one line per dataset × d × n × noise with median cosine, successes, median wall time."""
-    out = ["| dataset | d | n | noise | seeds | median cosine | cosine ≥ 0.98 (minimal) | verdicts | median wall (s) | s/step |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-    cell = lambda r: (r["dataset"], r["d"], r["n"], r.get("noise", 0.05))  # noqa: E731
-    for key in sorted({cell(r) for r in rows}, key=lambda k: (k[1], k[0], k[2], k[3])):
-        rs = [r for r in rows if cell(r) == key]
+def _seconds(x: float) -> str:
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
+
+
+def table(rows: list[dict], by: tuple[str, ...] = ("dataset", "d")) -> str:
+    """Markdown: one line per ``by`` group with median cosine, success fraction, median wall time.
+
+    ``s/step`` is shown where the records have ``seconds_per_step`` (iterative methods).
+    """
+    out = [f"| {' | '.join(by)} | seeds | median cosine | cosine ≥ 0.98 (minimal) | verdicts | median wall (s) | s/step |",
+           "|---" * (len(by) + 6) + "|"]
+    keys = sorted({tuple(r[k] for k in by) for r in rows}, key=lambda k: (k[-1], *k[:-1]))
+    for key in keys:
+        rs = [r for r in rows if tuple(r[k] for k in by) == key]
         ok = sum(r["minimal"] for r in rs)
         verdicts = ", ".join(f"{v}×{sum(r['verdict'] == v for r in rs)}" for v in sorted({r["verdict"] for r in rs}))
-        out.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {len(rs)} "
-                   f"| {statistics.median(r['cosine'] for r in rs):.3f} | {ok}/{len(rs)} "
-                   f"| {verdicts} | {statistics.median(r['wall_seconds'] for r in rs):.0f} "
-                   f"| {statistics.median(r['seconds_per_step'] for r in rs):.3f} |")
+        per_step = [r["seconds_per_step"] for r in rs if r.get("seconds_per_step") is not None]
+        out.append(f"| {' | '.join(map(str, key))} | {len(rs)} | {statistics.median(r['cosine'] for r in rs):.3f} "
+                   f"| {ok}/{len(rs)} | {verdicts} | {_seconds(statistics.median(r['wall_seconds'] for r in rs))} "
+                   f"| {f'{statistics.median(per_step):.4f}' if per_step else '–'} |")
     return "\n".join(out)
+
+
+def load_log(log: Path) -> list[dict]:
+    """The records of a resumable jsonl results file (empty when it does not exist yet).
+
+    Records written before the ``noise`` field existed were all made at the paper's 0.05.
+    """
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    for r in rows:
+        r.setdefault("noise", 0.05)
+    return rows
+
+
+#: Table cells of the recovery benchmark: one line per dataset × d × sample count × noise level.
+CELL = ("dataset", "d", "n", "noise")
+
+
+def append_log(log: Path, rec: dict) -> None:
+    """Append one finished record to the jsonl results file."""
+    with open(log, "a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+
+
+def open_suite(args: argparse.Namespace, suites: dict, keys: tuple[str, ...], prefix: str
+               ) -> tuple[dict, str, Path, list[dict]]:
+    """The chosen suite with command-line overrides of ``keys``, its tag, its jsonl log and the done records."""
+    suite = dict(suites[args.suite])
+    for key in keys:
+        if getattr(args, key):
+            suite[key] = getattr(args, key)
+    tag = args.tag or args.suite
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = RESULTS / f"{prefix}-{tag}.jsonl"
+    return suite, tag, log, load_log(log)
+
+
+def write_report(path: Path, title: str, argv: list[str] | None, note: str, body: str) -> None:
+    """Markdown results file: title, the command line, machine and versions, a note, the table."""
+    script = Path(sys.argv[0]).name
+    path.write_text(f"# {title}\n\nCommand: `python benchmarks/{script} {' '.join(argv or sys.argv[1:])}`\n\n"
+                    f"Machine and versions: `{json.dumps(machine())}`\n\n{note}\n\n{body}\n")
 
 
 def combine(tags: list[str], out_tag: str, argv: list[str] | None) -> int:
     """One table over the runs already recorded under several tags (e.g. one tag per seed)."""
     rows = []
     for tag in tags:
-        path = RESULTS / f"recovery-{tag}.jsonl"
-        if not path.exists():
-            print(f"no results file {path}", file=sys.stderr)
+        log = RESULTS / f"recovery-{tag}.jsonl"
+        if not log.exists():
+            print(f"no results file {log}", file=sys.stderr)
             return 2
-        rows += [dict(json.loads(line), tag=tag) for line in path.read_text().splitlines()]
+        rows += load_log(log)
+    sources = ", ".join(f"[`recovery-{t}.md`](recovery-{t}.md)" for t in tags)
     md = RESULTS / f"recovery-{out_tag}.md"
-    md.write_text(
-        f"# Recovery benchmark: {out_tag} (combined)\n\nCommand: `python benchmarks/recovery.py "
-        f"{' '.join(argv or sys.argv[1:])}`\n\nRuns merged from: "
-        + ", ".join(f"[`recovery-{t}.md`](recovery-{t}.md)" for t in tags)
-        + " (each names its command, machine and versions).\n\n" + table(rows) + "\n"
-    )
+    write_report(md, f"Recovery benchmark: {out_tag} (combined)", argv,
+                 f"Runs merged from {sources}; each names the command, machine and versions it ran with.",
+                 table(rows, CELL))
     print(md.read_text())
     return 0
 
@@ -121,15 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.combine:
         return combine(args.combine, args.tag or "combined", argv)
-    suite = dict(SUITES[args.suite])
-    for key in ("datasets", "seeds", "dims"):
-        if getattr(args, key):
-            suite[key] = getattr(args, key)
-    tag = args.tag or args.suite
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log = RESULTS / f"recovery-{tag}.jsonl"
-    done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    done = [r for r in done if r["n"] == args.n and r.get("noise", 0.05) == args.noise]  # same data only
+    suite, tag, log, done = open_suite(args, SUITES, ("datasets", "seeds", "dims"), "recovery")
+    done = [r for r in done if r["n"] == args.n and r["noise"] == args.noise]  # same data only
     finished = {(r["dataset"], r["seed"], r["d"]) for r in done}
     todo = [(name, seed, d) for d in suite["dims"] for name in suite["datasets"] for seed in suite["seeds"]
             if (name, seed, d) not in finished]
@@ -140,21 +179,18 @@ def main(argv: list[str] | None = None) -> int:
         for fut in as_completed(futures):
             rec = fut.result()
             done.append(rec)
-            with open(log, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
+            append_log(log, rec)
             print(f"{rec['dataset']:<20} d={rec['d']:<3} seed={rec['seed']}  {rec['verdict']:<16} "
                   f"cosine={rec['cosine']:.4f}  {rec['wall_seconds']:.0f}s", flush=True)
     wanted = {(name, seed, d) for name, seed, d in
               ((n_, s_, d_) for d_ in suite["dims"] for n_ in suite["datasets"] for s_ in suite["seeds"])}
     rows = [r for r in done if (r["dataset"], r["seed"], r["d"]) in wanted]
     md = RESULTS / f"recovery-{tag}.md"
-    md.write_text(
-        f"# Recovery benchmark: {tag}\n\nCommand: `python benchmarks/recovery.py {' '.join(argv or sys.argv[1:])}`\n\n"
-        f"Machine and versions: `{json.dumps(machine())}`\n\n"
-        f"Default `LensConfig()` unless a config file is named; each run one torch thread, "
-        f"{args.jobs} runs in parallel; n = {args.n} samples; noise = {args.noise}; data seed = training seed.\n\n{table(rows)}\n"
-    )
-    print(f"\nwrote {md}\n\n{table(rows)}")
+    write_report(md, f"Recovery benchmark: {tag}", argv,
+                 f"Default `LensConfig()` unless a config file is named; each run one torch thread, "
+                 f"{args.jobs} runs in parallel; n = {args.n} samples; noise = {args.noise}; data seed = training seed.",
+                 table(rows, CELL))
+    print(f"\nwrote {md}\n\n{table(rows, CELL)}")
     return 0
 
 
