@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     md = log.with_suffix(".md")
     write_report(md, f"Baselines: {tag}", argv,
                  f"One run at a time, one torch thread; n = {args.n}, d = {args.d}; data seed = method seed.{gan_note}",
-                 table(rows, by=("method", "dataset", "d")))
+                 table(rows, by=("method", "dataset", "d")), script="baselines.py")
     print(f"\nwrote {md}\n\n{table(rows, by=('method', 'dataset', 'd'))}")
     return 0
 

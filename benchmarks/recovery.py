@@ -125,10 +125,15 @@ def open_suite(args: argparse.Namespace, suites: dict, keys: tuple[str, ...], pr
     return suite, tag, log, load_log(log)
 
 
-def write_report(path: Path, title: str, argv: list[str] | None, note: str, body: str) -> None:
-    """Markdown results file: title, the command line, machine and versions, a note, the table."""
-    script = Path(sys.argv[0]).name
-    path.write_text(f"# {title}\n\nCommand: `python benchmarks/{script} {' '.join(argv or sys.argv[1:])}`\n\n"
+def write_report(path: Path, title: str, argv: list[str] | None, note: str, body: str,
+                 script: str = "recovery.py") -> None:
+    """Markdown results file: title, the command line, machine and versions, a note, the table.
+
+    ``argv`` is what the script's ``main`` received (None: the process's own arguments), so the
+    recorded command is right also when ``benchmarks/run.py`` calls ``main`` directly.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    path.write_text(f"# {title}\n\nCommand: `python benchmarks/{script} {' '.join(args)}`\n\n"
                     f"Machine and versions: `{json.dumps(machine())}`\n\n{note}\n\n{body}\n")
 
 

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({100 * r['lens_fraction']:.0f} %) | {r['peak_memory_mb']:.0f} |" for r in rows]
     md = RESULTS / "scaling.md"
     md.write_text(
-        f"# Cost scaling in d\n\nCommand: `python benchmarks/scaling.py {' '.join(argv or sys.argv[1:])}`\n\n"
+        f"# Cost scaling in d\n\nCommand: `python benchmarks/scaling.py {' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
         f"Machine and versions: `{json.dumps(machine())}`\n\n"
         f"Default `LensConfig()` (batch {batch}), one torch thread, gaussian-shift data; {args.steps} timed steps "
         f"after {args.warmup} warm-up steps per d. Load average at the end: {os.getloadavg()[0]:.2f} "

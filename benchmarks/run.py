@@ -1,0 +1,80 @@
+"""Regenerate every benchmark table and plot of docs/benchmarks.md with one command.
+
+    python benchmarks/run.py --suite quick     # ≈ 20–30 min on a 2-core CPU
+    python benchmarks/run.py --suite full      # many hours; resumable, see below
+
+quick: symscope at d = 17 (gaussian-shift, gaussian-permuted; seed 0, default config), the
+Fiedler baselines on every dataset × 5 seeds (seconds), SymmetryGAN on one dataset and seed
+(≤ 3 min), and the cost scaling at d = 17 … 129 (a few timed steps each).
+
+full: symscope on the six paper datasets × 5 seeds at d = 33, the random-orthogonal and d = 17 /
+65 cells, the robustness cells (noise 0.25 / 0.5; n = 2,000 / 20,000 / 200,000), the Fiedler
+and SymmetryGAN suites over 5 seeds, and the scaling up to d = 257.
+
+Every step is one of the scripts in this folder (``recovery.py``, ``baselines.py``,
+``scaling.py``) called with the arguments printed before it runs; each writes its own
+``benchmarks/results/*.{jsonl,md}`` with command line, machine and versions, and skips cells that
+are already in its jsonl file — so an interrupted suite resumes where it stopped, and the full
+suite can be split across machines by running the printed steps separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import baselines  # noqa: E402
+import recovery  # noqa: E402
+import scaling  # noqa: E402
+
+PAPER = ["gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shift", "legendre-permuted", "legendre-dst"]
+
+QUICK = [
+    (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag", "dims17"]),
+    (baselines, ["--suite", "fiedler"]),
+    (baselines, ["--suite", "gan", "--datasets", "gaussian-permuted", "--seeds", "0", "--tag", "gan-quick"]),
+    (scaling, ["--dims", "17", "33", "65", "129", "--steps", "10"]),
+]
+
+FULL = [
+    *[(recovery, ["--suite", "paper", "--seeds", str(s), "--tag", f"paper-seed{s}"]) for s in range(5)],
+    (recovery, ["--combine", *[f"paper-seed{s}" for s in range(5)], "--tag", "paper"]),
+    (recovery, ["--datasets", "gaussian-orthogonal", "legendre-orthogonal", "--seeds", "0", "1", "2", "3", "4",
+                "--dims", "33", "--tag", "orthogonal"]),
+    (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag", "dims17"]),
+    (recovery, ["--datasets", "gaussian-shift", "--seeds", "0", "--dims", "65", "--tag", "dims65"]),
+    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", "1", "--noise", z, "--tag", f"robust-noise{z}"])
+      for z in ("0.25", "0.5")],
+    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", "1", "--n", n, "--tag", f"robust-n{n}"])
+      for n in ("2000", "20000", "200000")],
+    (baselines, ["--suite", "fiedler"]),
+    (baselines, ["--suite", "gan"]),
+    (scaling, []),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", choices=["quick", "full"], default="quick")
+    ap.add_argument("--list", action="store_true", help="print the steps and exit")
+    args = ap.parse_args(argv)
+    steps = QUICK if args.suite == "quick" else FULL
+    start = time.perf_counter()
+    for i, (module, step_args) in enumerate(steps, 1):
+        line = f"python benchmarks/{Path(module.__file__).name} {' '.join(step_args)}"
+        print(f"[{i}/{len(steps)}] {line}", flush=True)
+        if args.list:
+            continue
+        status = module.main(step_args)
+        if status:
+            print(f"step failed with status {status}: {line}", file=sys.stderr)
+            return status
+    print(f"suite {args.suite} done in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
