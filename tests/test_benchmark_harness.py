@@ -1,0 +1,54 @@
+"""The benchmark scripts' bookkeeping: result cells, resuming, merging tags, the suite lists."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import recovery  # noqa: E402
+import run  # noqa: E402
+
+
+def _rec(dataset: str, seed: int, cosine: float, minimal: bool, n: int = 50_000, **extra) -> dict:
+    return dict(dataset=dataset, seed=seed, d=33, n=n, steps=10, wall_seconds=12.0, seconds_per_step=1.2,
+                cosine=cosine, minimal=minimal, verdict="minimal" if minimal else "not recovered", **extra)
+
+
+def test_table_keeps_noise_and_sample_count_apart():
+    rows = [_rec("gaussian-shift", 0, 0.99, True, noise=0.05), _rec("gaussian-shift", 1, 0.5, False, noise=0.25),
+            _rec("gaussian-shift", 2, 0.97, False, n=2000, noise=0.05)]
+    lines = recovery.table(rows, recovery.CELL).splitlines()[2:]
+    assert len(lines) == 3  # three cells, not one
+    assert any("| 50000 | 0.05 | 1 | 0.990 | 1/1 |" in line for line in lines)
+    assert any("| 50000 | 0.25 | 1 | 0.500 | 0/1 |" in line for line in lines)
+
+
+def test_old_records_read_as_paper_noise(tmp_path):
+    log = tmp_path / "r.jsonl"
+    log.write_text(json.dumps(_rec("gaussian-dst", 0, 0.9, False)) + "\n")
+    assert recovery.load_log(log)[0]["noise"] == 0.05
+    assert recovery.load_log(tmp_path / "missing.jsonl") == []
+
+
+def test_combine_merges_tags_into_one_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
+    for tag, seed, cos, ok in (("a", 0, 0.99, True), ("b", 1, 0.90, False)):
+        (tmp_path / f"recovery-{tag}.jsonl").write_text(json.dumps(_rec("gaussian-shift", seed, cos, ok)) + "\n")
+    assert recovery.main(["--combine", "a", "b", "--tag", "ab"]) == 0
+    text = (tmp_path / "recovery-ab.md").read_text()
+    assert "| gaussian-shift | 33 | 50000 | 0.05 | 2 | 0.945 | 1/2 |" in text
+    assert "--combine a b --tag ab" in text  # the command that made it
+    assert recovery.main(["--combine", "a", "nope"]) == 2  # a missing tag is an error, not a silent skip
+
+
+@pytest.mark.parametrize("suite", ["quick", "full"])
+def test_run_lists_every_step_without_running(suite, capsys):
+    assert run.main(["--suite", suite, "--list"]) == 0
+    out = capsys.readouterr().out
+    steps = run.QUICK if suite == "quick" else run.FULL
+    assert out.count("python benchmarks/") == len(steps)
+    assert "scaling.py" in out and "baselines.py --suite fiedler" in out
