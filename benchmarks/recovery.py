@@ -137,15 +137,18 @@ def write_report(path: Path, title: str, argv: list[str] | None, note: str, body
                     f"Machine and versions: `{json.dumps(machine())}`\n\n{note}\n\n{body}\n")
 
 
-def combine(tags: list[str], out_tag: str, argv: list[str] | None) -> int:
-    """One table over the runs already recorded under several tags (e.g. one tag per seed)."""
+def combine(tags: list[str], out_tag: str, argv: list[str] | None, datasets: list[str] | None = None) -> int:
+    """One table over the runs already recorded under several tags (e.g. one tag per seed).
+
+    ``datasets`` (``--datasets``) keeps only those datasets' runs.
+    """
     rows = []
     for tag in tags:
         log = RESULTS / f"recovery-{tag}.jsonl"
         if not log.exists():
             print(f"no results file {log}", file=sys.stderr)
             return 2
-        rows += load_log(log)
+        rows += [r for r in load_log(log) if not datasets or r["dataset"] in datasets]
     sources = ", ".join(f"[`recovery-{t}.md`](recovery-{t}.md)" for t in tags)
     md = RESULTS / f"recovery-{out_tag}.md"
     write_report(md, f"Recovery benchmark: {out_tag} (combined)", argv,
@@ -171,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="run nothing: merge the finished results of these tags into recovery-<--tag>.md")
     args = ap.parse_args(argv)
     if args.combine:
-        return combine(args.combine, args.tag or "combined", argv)
+        return combine(args.combine, args.tag or "combined", argv, args.datasets)
     suite, tag, log, done = open_suite(args, SUITES, ("datasets", "seeds", "dims"), "recovery")
     done = [r for r in done if r["n"] == args.n and r["noise"] == args.noise]  # same data only
     finished = {(r["dataset"], r["seed"], r["d"]) for r in done}

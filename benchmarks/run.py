@@ -50,6 +50,8 @@ FULL = [
       for z in ("0.25", "0.5")],
     *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", "1", "--n", n, "--tag", f"robust-n{n}"])
       for n in ("2000", "20000", "200000")],
+    (recovery, ["--combine", "paper-seed1", "robust-noise0.25", "robust-noise0.5", "robust-n2000", "robust-n20000",
+                "robust-n200000", "--datasets", "gaussian-permuted", "--tag", "robustness"]),
     (baselines, ["--suite", "fiedler"]),
     (baselines, ["--suite", "gan"]),
     (scaling, []),
