@@ -52,3 +52,18 @@ def test_run_lists_every_step_without_running(suite, capsys):
     steps = run.QUICK if suite == "quick" else run.FULL
     assert out.count("python benchmarks/") == len(steps)
     assert "scaling.py" in out and "baselines.py --suite fiedler" in out
+
+
+def test_diagnose_reads_runs_and_orients_true_sites(tmp_path):
+    import numpy as np
+
+    import diagnose_sites
+
+    C = np.eye(5)[::-1] * 2.0
+    np.save(tmp_path / "group_conv.npy", C)
+    np.savez(tmp_path / "c.npz", C=C)
+    assert np.array_equal(diagnose_sites.learned_group_conv(tmp_path), C)
+    assert np.array_equal(diagnose_sites.learned_group_conv(tmp_path / "c.npz"), C)
+    learned = -np.eye(5)[::-1]  # reversed chain, flipped sign
+    sites = diagnose_sites.true_sites(np.eye(5), learned)
+    assert np.allclose(sites, learned)  # same direction and one global sign as the learned chain
