@@ -87,7 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     from symscope import make_dataset, recovery_report
     from symscope.discover.repair import repaired_rotation, shift_along
 
-    C = learned_group_conv(args.run)
+    from symscope import DATASETS
+
+    if args.dataset not in DATASETS:
+        ap.error(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(sorted(DATASETS))}")
+    try:
+        C = learned_group_conv(args.run)
+    except (OSError, KeyError, ValueError) as exc:
+        ap.error(f"cannot read a group-convolution matrix from {args.run}: {exc}")
+    if C.ndim != 2 or C.shape[0] != C.shape[1] or not np.isfinite(C).all():
+        ap.error(f"{args.run}: expected a finite square (d, d) group-convolution matrix, got shape {C.shape}")
     d = C.shape[0]
     ds = make_dataset(args.dataset, n=args.n, d=d, seed=args.seed)
     X = (ds.X - ds.X.mean()) / ds.X.std()

@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--batch", type=int, default=None, help="batch size (default: the config's)")
     args = ap.parse_args(argv)
+    if min(args.dims) < 5 or args.steps < 1 or args.warmup < 0:
+        ap.error("need every d >= 5 (the built-in datasets' minimum), --steps >= 1 and --warmup >= 0")
     from symscope import LensConfig
 
     batch = args.batch or LensConfig().batch_size
