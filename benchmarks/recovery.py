@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     suite, tag, log, done = open_suite(args, SUITES, ("datasets", "seeds", "dims"), "recovery")
     done = [r for r in done if r["n"] == args.n and r["noise"] == args.noise]  # same data only
     finished = {(r["dataset"], r["seed"], r["d"]) for r in done}
-    todo = [(name, seed, d) for d in suite["dims"] for name in suite["datasets"] for seed in suite["seeds"]
-            if (name, seed, d) not in finished]
+    cells = [(name, seed, d) for d in suite["dims"] for name in suite["datasets"] for seed in suite["seeds"]]
+    todo = [cell for cell in cells if cell not in finished]
     print(f"{len(todo)} runs to do ({len(finished)} already in {log})", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_one, name, seed, d, args.n, args.config, args.steps, args.noise): (name, seed, d)
@@ -190,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             append_log(log, rec)
             print(f"{rec['dataset']:<20} d={rec['d']:<3} seed={rec['seed']}  {rec['verdict']:<16} "
                   f"cosine={rec['cosine']:.4f}  {rec['wall_seconds']:.0f}s", flush=True)
-    wanted = {(name, seed, d) for name, seed, d in
-              ((n_, s_, d_) for d_ in suite["dims"] for n_ in suite["datasets"] for s_ in suite["seeds"])}
+    wanted = set(cells)
     rows = [r for r in done if (r["dataset"], r["seed"], r["d"]) in wanted]
     md = RESULTS / f"recovery-{tag}.md"
     write_report(md, f"Recovery benchmark: {tag}", argv,
