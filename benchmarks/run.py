@@ -15,7 +15,9 @@ Every step is one of the scripts in this folder (``recovery.py``, ``baselines.py
 ``scaling.py``) called with the arguments printed before it runs; each writes its own
 ``benchmarks/results/*.{jsonl,md}`` with command line, machine and versions, and skips cells that
 are already in its jsonl file — so an interrupted suite resumes where it stopped, and the full
-suite can be split across machines by running the printed steps separately.
+suite can be split across machines by running the printed steps separately. To measure afresh,
+move the committed ``benchmarks/results/*.jsonl`` files away first (otherwise finished cells are
+only re-tabulated).
 """
 
 from __future__ import annotations
