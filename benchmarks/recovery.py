@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -34,8 +35,12 @@ SUITES = {
 
 
 def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps: int | None,
-            noise: float = 0.05) -> dict:
-    """Fit the default (or given) config on one dataset/seed/d; return the recovery record."""
+            noise: float = 0.05, device: str = "cpu", checkpoint_dir: str | None = None) -> dict:
+    """Fit the default (or given) config on one dataset/seed/d; return the recovery record.
+
+    With ``checkpoint_dir`` the run checkpoints there (its history then holds the recovery
+    cosine every ``log_every`` steps) and resumes from an earlier checkpoint of the same cell.
+    """
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import dataclasses
 
@@ -48,12 +53,18 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=steps)
     ds = make_dataset(name, n=n, d=d, seed=seed, noise=noise)
+    fit_kw: dict = {}
+    if checkpoint_dir is not None:
+        ckpt = Path(checkpoint_dir) / f"{name}-d{d}-n{n}-noise{noise}-seed{seed}-steps{cfg.steps}.pt"
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        fit_kw = dict(checkpoint_path=ckpt, truth=ds.generator, resume_from=ckpt if ckpt.exists() else None)
     start = time.perf_counter()
-    lens = SymmetryLens(cfg, seed=seed, device="cpu", progress=False).fit(ds.X)
+    lens = SymmetryLens(cfg, seed=seed, device=device, progress=False).fit(ds.X, **fit_kw)
     wall = time.perf_counter() - start
     rep = recovery_report(lens.generator_, ds.generator)
-    return dict(dataset=name, seed=seed, d=d, n=n, noise=noise, steps=cfg.steps, wall_seconds=round(wall, 1),
-                seconds_per_step=round(wall / cfg.steps, 4), **rep.to_dict())
+    return dict(dataset=name, seed=seed, d=d, n=n, noise=noise, steps=cfg.steps, device=lens.run_record_["device"],
+                wall_seconds=round(wall, 1), seconds_per_step=round(wall / cfg.steps, 4),
+                resumed=bool(fit_kw.get("resume_from")), **rep.to_dict())
 
 
 def machine() -> dict:
@@ -62,8 +73,9 @@ def machine() -> dict:
 
     import symscope
 
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(),
-                cpus=os.cpu_count(), python=sys.version.split()[0], torch=str(torch.__version__),
+                cpus=os.cpu_count(), gpu=gpu, python=sys.version.split()[0], torch=str(torch.__version__),
                 numpy=numpy.__version__, symscope=symscope.__version__,
                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
@@ -170,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", help="LensConfig file (.json/.toml); default: LensConfig()")
     ap.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
     ap.add_argument("--tag", help="results file suffix (default: the suite name)")
+    ap.add_argument("--device", default="cpu", help="torch device of each run: cpu (default), cuda or auto; "
+                    "several jobs may share one GPU")
+    ap.add_argument("--checkpoint-dir", help="checkpoint each run here (history with the cosine every 50 steps) "
+                    "and resume unfinished runs from their checkpoints")
     ap.add_argument("--combine", nargs="+", metavar="TAG",
                     help="run nothing: merge the finished results of these tags into recovery-<--tag>.md")
     args = ap.parse_args(argv)
@@ -178,11 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     suite, tag, log, done = open_suite(args, SUITES, ("datasets", "seeds", "dims"), "recovery")
     done = [r for r in done if r["n"] == args.n and r["noise"] == args.noise]  # same data only
     finished = {(r["dataset"], r["seed"], r["d"]) for r in done}
-    cells = [(name, seed, d) for d in suite["dims"] for name in suite["datasets"] for seed in suite["seeds"]]
+    # seed-major: an interrupted suite has covered every dataset with its first seeds
+    cells = [(name, seed, d) for d in suite["dims"] for seed in suite["seeds"] for name in suite["datasets"]]
     todo = [cell for cell in cells if cell not in finished]
     print(f"{len(todo)} runs to do ({len(finished)} already in {log})", flush=True)
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_one, name, seed, d, args.n, args.config, args.steps, args.noise): (name, seed, d)
+    # CUDA cannot be used in forked children: spawn fresh interpreters when a GPU may be used.
+    context = multiprocessing.get_context("spawn" if args.device != "cpu" else None)
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+        futures = {pool.submit(run_one, name, seed, d, args.n, args.config, args.steps, args.noise,
+                               args.device, args.checkpoint_dir): (name, seed, d)
                    for name, seed, d in todo}
         for fut in as_completed(futures):
             rec = fut.result()
@@ -194,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r for r in done if (r["dataset"], r["seed"], r["d"]) in wanted]
     md = RESULTS / f"recovery-{tag}.md"
     write_report(md, f"Recovery benchmark: {tag}", argv,
-                 f"Default `LensConfig()` unless a config file is named; each run one torch thread, "
-                 f"{args.jobs} runs in parallel; n = {args.n} samples; noise = {args.noise}; data seed = training seed.",
+                 f"Default `LensConfig()` unless a config file is named; each run one torch thread "
+                 f"on device `{args.device}`, {args.jobs} runs in parallel; n = {args.n} samples; noise = {args.noise}; data seed = training seed.",
                  table(rows, CELL))
     print(f"\nwrote {md}\n\n{table(rows, CELL)}")
     return 0
