@@ -67,3 +67,22 @@ def test_diagnose_reads_runs_and_orients_true_sites(tmp_path):
     learned = -np.eye(5)[::-1]  # reversed chain, flipped sign
     sites = diagnose_sites.true_sites(np.eye(5), learned)
     assert np.allclose(sites, learned)  # same direction and one global sign as the learned chain
+
+
+def test_run_one_checkpoints_and_resumes_a_cell(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    threads = torch.get_num_threads()  # run_one pins one thread; later tests must keep theirs
+    try:
+        first = recovery.run_one("gaussian-shift", 0, 9, 2000, None, 30, checkpoint_dir=str(tmp_path))
+        again = recovery.run_one("gaussian-shift", 0, 9, 2000, None, 30, checkpoint_dir=str(tmp_path))
+    finally:
+        torch.set_num_threads(threads)
+    (ckpt,) = tmp_path.glob("*.pt")
+    assert ckpt.name == "gaussian-shift-d9-n2000-noise0.05-seed0-steps30.pt"
+    history = torch.load(ckpt, weights_only=True)["history"]
+    assert "cosine" in history[-1]  # the truth is monitored while training
+    assert history[-1]["cosine"] == pytest.approx(first["cosine"])
+    assert not first["resumed"] and again["resumed"]
+    assert again["cosine"] == pytest.approx(first["cosine"])  # a finished cell resumes to the same result
