@@ -74,6 +74,7 @@ class LensConfig:
     lr_decay: float = 0.1  # lr falls log-linearly to lr·lr_decay at the last step
     padding: int | None = None  # None → d (paper, non-cyclic data); 0 for circulant data
     init_std: float = 1e-4  # std of P, A = P − Pᵀ
+    init: str = "identity"  # "identity" (paper: G ≈ I, ψ = 0) or "spectral" (discover/spectral.py)
     rebase_every: int = 50  # fold expm(A) into G's base point every this many steps (0 = never)
     filter_noise: float = 0.1  # σ₀ of the noise injected into ψ
     filter_noise_decay: float = 0.05  # e-folding time of that noise, as a fraction of steps
@@ -94,6 +95,8 @@ class LensConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise SymscopeInputError(f"config: {name} must be > 0, got {getattr(self, name)}")
+        if self.init not in ("identity", "spectral"):
+            raise SymscopeInputError(f"config: init must be 'identity' or 'spectral', got {self.init!r}")
         if self.padding is not None and self.padding < 0:
             raise SymscopeInputError(f"config: padding must be >= 0 or null, got {self.padding}")
 

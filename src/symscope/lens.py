@@ -21,7 +21,7 @@ import torch
 from . import __version__
 from ._validation import SymscopeInputError, check_data
 from .config import LensConfig
-from .training import LensModules, Trainer
+from .training import LensModules, Trainer, initialise_spectral
 
 def min_samples(d: int) -> int:
     """Fewest samples ``fit`` accepts for d features (the density estimators need many)."""
@@ -123,6 +123,8 @@ class SymmetryLens:
         trainer = Trainer(mods, cfg, seed, device, progress=self.progress, monitor=monitor)
         if ckpt is not None:
             trainer.restore(ckpt)
+        elif cfg.init == "spectral":
+            initialise_spectral(mods, Xt, seed)
         wall = time.perf_counter()
         trainer.run(Xt, checkpoint_path=checkpoint_path)
         self.config, self.seed = cfg, seed

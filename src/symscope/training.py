@@ -27,7 +27,8 @@ from .config import LensConfig
 from .discover import losses as L
 from .discover.density import ConditionalMixture, MarginalMixture
 from .discover.model import OrthogonalGenerator, ResolvingFilter, group_convolution
-from .discover.repair import repair
+from .discover.repair import repair, shift_along
+from .discover.spectral import spectral_sites
 
 #: Names of the per-step quantities recorded in the history (in this order).
 LOSS_NAMES = ("loss", "alignment", "uniformity", "marginal_entropy", "joint_entropy", "estimator_nll")
@@ -56,6 +57,16 @@ class LensModules(nn.Module):
     def group_conv(self, filter_noise: torch.Tensor | None = None) -> torch.Tensor:
         """Group-convolution matrix C (d, d); ``filter_noise`` is added to ψ while training."""
         return group_convolution(self.filter(filter_noise), self.generator(), self.d, self.padding)
+
+
+@torch.no_grad()
+def initialise_spectral(mods: LensModules, X: torch.Tensor, seed: int) -> None:
+    """Start from the shift along the spectral sites (``discover/spectral.py``), ψ = the central site."""
+    S = spectral_sites(X.double().cpu().numpy(), seed=seed)
+    gen = mods.generator
+    gen.base.copy_(torch.as_tensor(shift_along(S, mods.padding), dtype=gen.base.dtype))
+    gen.P.zero_()
+    mods.filter.psi.copy_(torch.as_tensor(S[(mods.d - 1) // 2], dtype=mods.filter.psi.dtype))
 
 
 def lr_schedule(cfg: LensConfig) -> np.ndarray:
