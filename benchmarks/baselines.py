@@ -1,6 +1,7 @@
 """Peer baselines on the symscope benchmark data, scored with the same recovery metrics.
 
     python benchmarks/baselines.py --suite fiedler   # Fiedler (|corr| and corr²) on 10 datasets × 5 seeds
+    python benchmarks/baselines.py --suite spectral  # the spectral init alone on 10 datasets × 5 seeds
     python benchmarks/baselines.py --suite gan       # SymmetryGAN on the 6 paper datasets × 5 seeds
     python benchmarks/baselines.py --suite quick     # every method on 2 datasets × 1 seed (smoke check)
     python benchmarks/baselines.py --methods symmetrygan --datasets gaussian-dst --seeds 0 1 --gan-steps 500
@@ -14,6 +15,8 @@ skipped) and a Markdown table with the command, the machine and the versions is 
 Methods (``symscope.baselines``):
 - ``fiedler``: coordinates ordered by the Fiedler vector of the ``|corr|`` graph, shift along it.
 - ``fiedler-sq``: the same on the ``corr²`` graph (suppresses weak long-range correlations).
+- ``spectral``: symscope's spectral initialisation on its own (``discover/spectral.py``:
+  covariance eigenvectors mapped onto the DST-I basis, signs by maximal kurtosis), no training.
 - ``symmetrygan``: SymmetryGAN with spec §6.3 settings; the reported generator is the best epoch
   by the power-scanning cosine (the authors' protocol, an oracle choice that needs the truth);
   the final generator's score is recorded too (``final_*``).
@@ -36,12 +39,15 @@ from recovery import append_log, open_suite, table, write_report  # noqa: E402
 
 from symscope import PAPER_DATASETS, make_dataset, recovery_report  # noqa: E402
 from symscope.baselines import fiedler_generator, symmetry_gan  # noqa: E402
+from symscope.data.actions import true_generator  # noqa: E402
+from symscope.discover.spectral import spectral_sites  # noqa: E402
 
 ALL = [*PAPER_DATASETS, "gaussian-orthogonal", "legendre-orthogonal",
        "gaussian-shift-circulant", "gaussian-permuted-circulant"]
 
 SUITES = {
     "fiedler": dict(methods=["fiedler", "fiedler-sq"], datasets=ALL, seeds=[0, 1, 2, 3, 4]),
+    "spectral": dict(methods=["spectral"], datasets=ALL, seeds=[0, 1, 2, 3, 4]),
     "gan": dict(methods=["symmetrygan"], datasets=list(PAPER_DATASETS), seeds=[0, 1, 2, 3, 4]),
     "quick": dict(methods=["fiedler", "fiedler-sq", "symmetrygan"], datasets=["gaussian-shift", "gaussian-permuted"],
                   seeds=[0]),
@@ -59,6 +65,15 @@ def run_fiedler(X, truth, power: float) -> dict:
     wall = time.perf_counter() - start
     rep = recovery_report(g, truth)
     return dict(wall_seconds=round(wall, 4), power=power, order=order.tolist(), **rep.to_dict())
+
+
+def run_spectral(X, truth, seed: int) -> dict:
+    """Spectral init alone: the (non-cyclic) shift along the spectral sites of the standardised data."""
+    start = time.perf_counter()
+    S = spectral_sites((X - X.mean()) / X.std(), seed=seed)
+    g = true_generator(S.T)  # Sᵀ·shift·S, the crop of what the engine starts from
+    wall = time.perf_counter() - start
+    return dict(wall_seconds=round(wall, 3), **recovery_report(g, truth).to_dict())
 
 
 def run_gan(X, truth, seed: int, epochs: int, steps_per_epoch: int, time_budget: float) -> dict:
@@ -80,6 +95,8 @@ def run_one(method: str, name: str, seed: int, d: int, n: int, gan: tuple[int, i
     ds = make_dataset(name, n=n, d=d, seed=seed)
     if method == "symmetrygan":
         rec = run_gan(ds.X, ds.generator, seed, *gan)
+    elif method == "spectral":
+        rec = run_spectral(ds.X, ds.generator, seed)
     else:
         rec = run_fiedler(ds.X, ds.generator, power=2.0 if method == "fiedler-sq" else 1.0)
     return dict(method=method, dataset=name, seed=seed, d=d, n=n, **rec)
@@ -88,7 +105,7 @@ def run_one(method: str, name: str, seed: int, d: int, n: int, gan: tuple[int, i
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", choices=sorted(SUITES), default="quick")
-    ap.add_argument("--methods", nargs="+", choices=["fiedler", "fiedler-sq", "symmetrygan"])
+    ap.add_argument("--methods", nargs="+", choices=["fiedler", "fiedler-sq", "spectral", "symmetrygan"])
     ap.add_argument("--datasets", nargs="+")
     ap.add_argument("--seeds", nargs="+", type=int)
     ap.add_argument("--d", type=int, default=33, help="dimension (default 33)")

@@ -169,8 +169,8 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------
     def _holding(self, s: int) -> bool:
-        """True in the ``repair_hold`` steps after a repair: only the estimators learn."""
-        return any(r <= s < r + self.cfg.repair_hold for r in self._repairs)
+        """True in the first ``hold_start`` steps and the ``repair_hold`` steps after a repair: only the estimators learn."""
+        return s < self.cfg.hold_start or any(r <= s < r + self.cfg.repair_hold for r in self._repairs)
 
     def step(self, X: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a random mini-batch of X (n, d) already on the device."""
