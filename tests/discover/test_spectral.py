@@ -9,7 +9,8 @@ import torch
 from symscope import LensConfig, make_dataset, recovery_report
 from symscope._validation import SymscopeInputError
 from symscope.discover.repair import shift_along
-from symscope.discover.spectral import dst_basis, mean_kurtosis, spectral_sites
+from symscope.data.actions import dst_matrix
+from symscope.discover.spectral import mean_kurtosis, spectral_sites
 from symscope.training import LensModules, initialise_spectral
 
 
@@ -22,7 +23,7 @@ def _init_cosine(name: str, d: int = 9) -> float:
 
 
 def test_dst_basis_is_orthonormal_and_ordered_by_frequency():
-    W = dst_basis(9)
+    W = dst_matrix(9)  # the basis the init maps the principal components onto
     assert np.allclose(W @ W.T, np.eye(9))
     i, k = np.meshgrid(np.arange(1, 10), np.arange(1, 10), indexing="ij")
     assert np.allclose(W, np.sqrt(2 / 10) * np.sin(np.pi * i * k / 10))  # column k: frequency k

@@ -24,12 +24,8 @@ search; it is a few lines of numpy.
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
-
-def dst_basis(d: int) -> np.ndarray:
-    """Orthonormal DST-I basis: row i = site i, column k = frequency k (lowest first)."""
-    return scipy.fft.dst(np.eye(d), type=1, norm="ortho", axis=0)
+from ..data.actions import dst_matrix
 
 
 def mean_kurtosis(Y: np.ndarray) -> float:
@@ -49,7 +45,7 @@ def spectral_sites(X: np.ndarray, restarts: int = 8, seed: int = 0, max_samples:
     _, V = np.linalg.eigh(np.cov(Xc, rowvar=False))
     V = V[:, ::-1]  # descending variance ↔ ascending frequency
     d = X.shape[1]
-    W = dst_basis(d)
+    W = dst_matrix(d)  # row i = site i, column k = frequency k (lowest first)
     Z = Xc @ V  # principal components
 
     def score(signs: np.ndarray) -> float:
