@@ -61,6 +61,8 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
     start = time.perf_counter()
     lens = SymmetryLens(cfg, seed=seed, device=device, progress=False).fit(ds.X, **fit_kw)
     wall = time.perf_counter() - start
+    if fit_kw.get("resume_from"):  # this process saw only the last segment; the checkpoints carry the rest
+        wall = lens.run_record_["train_seconds"]
     rep = recovery_report(lens.generator_, ds.generator)
     return dict(dataset=name, seed=seed, d=d, n=n, noise=noise, steps=cfg.steps, device=lens.run_record_["device"],
                 wall_seconds=round(wall, 1), seconds_per_step=round(wall / cfg.steps, 4),
