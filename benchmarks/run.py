@@ -5,10 +5,11 @@
 
 quick: symscope at d = 17 (gaussian-shift, gaussian-permuted; seed 0, default config), the
 Fiedler baselines on every dataset × 5 seeds (seconds), SymmetryGAN on one dataset and seed
-(≤ 3 min), and the cost scaling at d = 17 … 129 (a few timed steps each).
+(≤ 3 min), the cost scaling at d = 17 … 129 (a few timed steps each), and the side-by-side
+table rebuilt from whatever results files exist (``side_by_side.py``).
 
-full: symscope on the six paper datasets × 5 seeds at d = 33, the random-orthogonal and d = 17 /
-65 cells, the robustness cells (noise 0.25 / 0.5; n = 2,000 / 20,000 / 200,000), the Fiedler
+full: symscope on the six paper datasets × 5 seeds at d = 33, the random-orthogonal, circulant and
+d = 17 / 65 cells, the robustness cells (noise 0.25 / 0.5; n = 2,000 / 20,000 / 200,000), the Fiedler
 and SymmetryGAN suites over 5 seeds, and the scaling up to d = 257.
 
 Every step is one of the scripts in this folder (``recovery.py``, ``baselines.py``,
@@ -31,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import baselines  # noqa: E402
 import recovery  # noqa: E402
 import scaling  # noqa: E402
+import side_by_side  # noqa: E402
 
+SEEDS = ["0", "1", "2", "3", "4"]
 PAPER = ["gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shift", "legendre-permuted", "legendre-dst"]
 
 QUICK = [
@@ -39,6 +42,7 @@ QUICK = [
     (baselines, ["--suite", "fiedler"]),
     (baselines, ["--suite", "gan", "--datasets", "gaussian-permuted", "--seeds", "0", "--tag", "gan-quick"]),
     (scaling, ["--dims", "17", "33", "65", "129", "--steps", "10"]),
+    (side_by_side, []),
 ]
 
 FULL = [
@@ -46,17 +50,24 @@ FULL = [
     (recovery, ["--combine", *[f"paper-seed{s}" for s in range(5)], "--tag", "paper"]),
     (recovery, ["--datasets", "gaussian-orthogonal", "legendre-orthogonal", "--seeds", "0", "1", "2", "3", "4",
                 "--dims", "33", "--tag", "orthogonal"]),
+    (recovery, ["--datasets", "gaussian-shift-circulant", "gaussian-permuted-circulant", "--seeds", "0", "1", "2", "3",
+                "4", "--dims", "33", "--tag", "circulant"]),
     (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag", "dims17"]),
     (recovery, ["--datasets", "gaussian-shift", "--seeds", "0", "--dims", "65", "--tag", "dims65"]),
-    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", "1", "--noise", z, "--tag", f"robust-noise{z}"])
+    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--noise", z, "--tag", f"robust-noise{z}"])
       for z in ("0.25", "0.5")],
-    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", "1", "--n", n, "--tag", f"robust-n{n}"])
+    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--n", n, "--tag", f"robust-n{n}"])
       for n in ("2000", "20000", "200000")],
-    (recovery, ["--combine", "paper-seed1", "robust-noise0.25", "robust-noise0.5", "robust-n2000", "robust-n20000",
+    (recovery, ["--combine", *[f"paper-seed{s}" for s in range(5)], "robust-noise0.25", "robust-noise0.5", "robust-n2000", "robust-n20000",
                 "robust-n200000", "--datasets", "gaussian-permuted", "--tag", "robustness"]),
     (baselines, ["--suite", "fiedler"]),
     (baselines, ["--suite", "gan"]),
+    (baselines, ["--suite", "spectral"]),
+    (baselines, ["--methods", "symmetrygan", "--datasets", "gaussian-orthogonal", "legendre-orthogonal",
+                 "gaussian-shift-circulant", "gaussian-permuted-circulant", "--seeds", "0", "1", "2", "3", "4",
+                 "--tag", "gan-extra"]),
     (scaling, []),
+    (side_by_side, []),
 ]
 
 

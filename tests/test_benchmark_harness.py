@@ -86,3 +86,21 @@ def test_run_one_checkpoints_and_resumes_a_cell(tmp_path, monkeypatch):
     assert history[-1]["cosine"] == pytest.approx(first["cosine"])
     assert not first["resumed"] and again["resumed"]
     assert again["cosine"] == pytest.approx(first["cosine"])  # a finished cell resumes to the same result
+
+
+def test_side_by_side_counts_each_run_once_and_marks_missing_cells(tmp_path, monkeypatch):
+    import side_by_side
+
+    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
+    run_a = _rec("gaussian-shift", 0, 0.99, True, noise=0.05)
+    other_setting = _rec("gaussian-shift", 1, 0.10, False, n=2000, noise=0.05)
+    (tmp_path / "recovery-a.jsonl").write_text(json.dumps(run_a) + "\n" + json.dumps(other_setting) + "\n")
+    (tmp_path / "recovery-b.jsonl").write_text(json.dumps(run_a) + "\n")  # the same run under a second tag
+    gan = dict(_rec("gaussian-shift", 0, 0.2, False, noise=0.05), method="symmetrygan")
+    (tmp_path / "baselines-g.jsonl").write_text(json.dumps(gan) + "\n")
+    rows = {line.split(" | ")[0].strip("| "): line for line in side_by_side.side_by_side(["a", "b", "missing"], ["g"]).splitlines()}
+    assert "| 1/1 (0.99) |" in rows["gaussian-shift"]  # counted once; the n = 2000 run is another setting
+    assert "0/1 (0.20) |" in rows["gaussian-shift"]
+    assert rows["gaussian-dst"].count("not run") == 5
+    assert side_by_side.main(["--symscope-tags", "a", "--baseline-tags", "g"]) == 0
+    assert "side_by_side.py --symscope-tags a" in (tmp_path / "side-by-side.md").read_text()
