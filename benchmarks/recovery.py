@@ -193,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.combine:
         return combine(args.combine, args.tag or "combined", argv, args.datasets)
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            ap.error(f"--device {args.device}: no CUDA device is available here (use cpu or auto)")
     suite, tag, log, done = open_suite(args, SUITES, ("datasets", "seeds", "dims"), "recovery")
     done = [r for r in done if r["n"] == args.n and r["noise"] == args.noise]  # same data only
     finished = {(r["dataset"], r["seed"], r["d"]) for r in done}
@@ -212,12 +217,13 @@ def main(argv: list[str] | None = None) -> int:
             append_log(log, rec)
             print(f"{rec['dataset']:<20} d={rec['d']:<3} seed={rec['seed']}  {rec['verdict']:<16} "
                   f"cosine={rec['cosine']:.4f}  {rec['wall_seconds']:.0f}s", flush=True)
-    wanted = set(cells)
-    rows = [r for r in done if (r["dataset"], r["seed"], r["d"]) in wanted]
+    rows = load_log(log)  # every run of this tag, also those of earlier commands (and other n / noise)
     md = RESULTS / f"recovery-{tag}.md"
     write_report(md, f"Recovery benchmark: {tag}", argv,
                  f"Default `LensConfig()` unless a config file is named; each run one torch thread "
-                 f"on device `{args.device}`, {args.jobs} runs in parallel; n = {args.n} samples; noise = {args.noise}; data seed = training seed.",
+                 f"on device `{args.device}`, {args.jobs} runs in parallel; n = {args.n} samples; noise = {args.noise}; "
+                 f"data seed = training seed. The table holds every run recorded in `{log.name}`, including "
+                 "runs of earlier commands with the same tag.",
                  table(rows, CELL))
     print(f"\nwrote {md}\n\n{table(rows, CELL)}")
     return 0

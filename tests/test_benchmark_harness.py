@@ -104,3 +104,26 @@ def test_side_by_side_counts_each_run_once_and_marks_missing_cells(tmp_path, mon
     assert rows["gaussian-dst"].count("not run") == 5
     assert side_by_side.main(["--symscope-tags", "a", "--baseline-tags", "g"]) == 0
     assert "side_by_side.py --symscope-tags a" in (tmp_path / "side-by-side.md").read_text()
+
+
+def test_suite_table_keeps_runs_of_earlier_commands_with_the_same_tag(tmp_path, monkeypatch):
+    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
+    log = tmp_path / "recovery-t.jsonl"
+    log.write_text(json.dumps(_rec("gaussian-orthogonal", 0, 0.88, False)) + "\n"
+                   + json.dumps(_rec("legendre-orthogonal", 0, 0.70, False)) + "\n")
+    # every asked-for cell is already done: nothing runs, the table is rewritten from the log
+    assert recovery.main(["--datasets", "legendre-orthogonal", "--seeds", "0", "--dims", "33", "--tag", "t", "--jobs", "1"]) == 0
+    text = (tmp_path / "recovery-t.md").read_text()
+    assert "| gaussian-orthogonal | 33 |" in text and "| legendre-orthogonal | 33 |" in text
+
+
+def test_cuda_device_without_cuda_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    import torch
+
+    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as exc:
+        recovery.main(["--device", "cuda", "--datasets", "gaussian-shift", "--seeds", "0", "--tag", "x"])
+    assert exc.value.code == 2
+    assert "no CUDA device" in capsys.readouterr().err
+    assert not (tmp_path / "recovery-x.jsonl").exists()
