@@ -127,3 +127,22 @@ def test_cuda_device_without_cuda_is_a_clear_error(tmp_path, monkeypatch, capsys
     assert exc.value.code == 2
     assert "no CUDA device" in capsys.readouterr().err
     assert not (tmp_path / "recovery-x.jsonl").exists()
+
+
+def test_site_anatomy_locates_a_mixed_pair_of_sites():
+    import numpy as np
+
+    import diagnose_sites
+
+    d = 6
+    X = np.random.default_rng(0).standard_normal((4000, d))
+    exact = diagnose_sites.site_anatomy(np.eye(d), np.eye(d), X)
+    assert np.allclose(exact["position"], np.arange(d)) and np.allclose(exact["spread"], 0.0)
+    assert np.allclose(exact["max_overlap"], 1.0)
+    learned = np.eye(d)
+    c = np.sqrt(0.5)
+    learned[2:4, 2:4] = [[c, c], [-c, c]]  # sites 2 and 3 mixed half and half
+    a = diagnose_sites.site_anatomy(learned, np.eye(d), X)
+    assert np.allclose(a["position"][2:4], 2.5) and np.allclose(a["spread"][2:4], 0.5)
+    assert np.allclose(a["max_overlap"][2:4], c) and np.allclose(np.delete(a["max_overlap"], [2, 3]), 1.0)
+    assert a["toeplitz_residual"].shape == (d,)
