@@ -146,3 +146,16 @@ def test_site_anatomy_locates_a_mixed_pair_of_sites():
     assert np.allclose(a["position"][2:4], 2.5) and np.allclose(a["spread"][2:4], 0.5)
     assert np.allclose(a["max_overlap"][2:4], c) and np.allclose(np.delete(a["max_overlap"], [2, 3]), 1.0)
     assert a["toeplitz_residual"].shape == (d,)
+
+
+def test_toeplitz_from_spectrum_fits_a_known_spectrum():
+    import numpy as np
+    from scipy.linalg import toeplitz
+
+    import second_order_ceiling
+
+    c_true = 0.8 ** np.arange(8)
+    lam = np.linalg.eigvalsh(toeplitz(c_true))[::-1]
+    c, residual = second_order_ceiling.toeplitz_from_spectrum(lam, c_true + 0.05 * np.cos(np.arange(8)))
+    assert residual < 1e-10
+    assert np.allclose(np.linalg.eigvalsh(toeplitz(c))[::-1], lam, atol=1e-5)
