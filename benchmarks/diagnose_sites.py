@@ -20,6 +20,15 @@ column: the norm of its row of the learned covariance minus the Toeplitz matrix 
 diagonals, relative to the median site (stationarity says it should be ≈ 1 everywhere). It shows
 whether a failure is a few local defects in an otherwise exact chain, a fold, or a chain whose
 step is not one site.
+
+    python benchmarks/diagnose_sites.py runs/gaussian-shift gaussian-shift --seed 4 --refine 3
+
+``--refine R`` (an experiment, not part of the engine; about a minute) runs R rounds of a
+truth-free local re-solve and prints the recovery cosine after each: the sites whose Toeplitz
+residual exceeds 1.3× the median (and their neighbours) are replaced by a rotation of their own
+span, fitted (LBFGS, 4 starts) so that their covariances with every site match the autocovariance
+read off the other sites (second-order stationarity) while their mean kurtosis stays high
+(locality); the exact sites are left untouched. Only the cosine uses the truth.
 """
 
 from __future__ import annotations
@@ -97,6 +106,58 @@ def site_anatomy(learned: np.ndarray, truth: np.ndarray, X: np.ndarray) -> dict[
                 toeplitz_residual=residual / np.median(residual))
 
 
+def refine_defects(sites: np.ndarray, X: np.ndarray, threshold: float = 1.3, kurtosis_weight: float = 0.03,
+                   starts: int = 4, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+    """One round of the local re-solve described in the module docstring: (new sites, re-solved rows)."""
+    import torch
+
+    d = len(sites)
+    Xc = X - X.mean(0)
+    cov = np.cov(Xc, rowvar=False)
+    learned_cov = sites @ cov @ sites.T
+    lag = np.abs(np.arange(d)[:, None] - np.arange(d)[None, :])
+    residual = np.linalg.norm(learned_cov - np.array([np.median(np.diagonal(learned_cov, m)) for m in range(d)])[lag], axis=1)
+    bad = residual > threshold * np.median(residual)
+    bad = bad | np.r_[False, bad[:-1]] | np.r_[bad[1:], False]  # and their neighbours
+    if not bad.any() or bad.all():
+        return sites, []
+    free, fixed = np.where(bad)[0], np.where(~bad)[0]
+    autocov = np.array([np.mean([learned_cov[k, k + m] for k in range(d - m) if not bad[k] and not bad[k + m]]
+                                or [np.median(np.diagonal(learned_cov, m))]) for m in range(d)])
+    F, E, C = (torch.as_tensor(a, dtype=torch.float64) for a in (sites[free], sites[fixed], cov))
+    to_fixed = torch.as_tensor(autocov[np.abs(free[:, None] - fixed[None, :])])
+    to_free = torch.as_tensor(autocov[np.abs(free[:, None] - free[None, :])])
+    Y = torch.as_tensor(Xc, dtype=torch.float64)
+    rng = np.random.default_rng(seed)
+
+    def objective(B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        new = torch.linalg.matrix_exp(B - B.T) @ F
+        Z = Y @ new.T
+        kurtosis = ((Z**4).mean(0) / (Z**2).mean(0) ** 2).mean()
+        return (((new @ C @ E.T - to_fixed) ** 2).sum() + ((new @ C @ new.T - to_free) ** 2).sum()
+                - kurtosis_weight * kurtosis), new
+
+    best = None
+    for start in range(starts):
+        B = torch.tensor(rng.normal(0.0, 0.0 if start == 0 else 1.0, (len(free), len(free))), requires_grad=True)
+        opt = torch.optim.LBFGS([B], lr=1, max_iter=300, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            value = objective(B)[0]
+            value.backward()
+            return value
+
+        opt.step(closure)
+        with torch.no_grad():
+            value, new = objective(B)
+        if best is None or float(value) < best[0]:
+            best = (float(value), new.numpy())
+    out = sites.copy()
+    out[free] = best[1]
+    return out, free.tolist()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="run folder (group_conv.npy) or a .npy/.npz group-convolution file")
@@ -107,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--average", type=int, default=200, help="average the loss over this many last steps")
     ap.add_argument("--anatomy", action="store_true", help="print where each learned site sits among the true "
                     "sites instead of comparing losses (no fitting)")
+    ap.add_argument("--refine", type=int, metavar="ROUNDS", help="run this many rounds of the truth-free local "
+                    "re-solve of non-stationary sites and print the cosine after each (experiment)")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -132,6 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     X = (ds.X - ds.X.mean()) / ds.X.std()
     learned, _, _ = repaired_rotation(C, X[:20_000])
     truth = true_sites(ds.transform if ds.transform is not None else np.eye(d), learned)
+    if args.refine:
+        cosine = lambda S: recovery_report(true_generator(S.T), ds.generator).cosine  # noqa: E731
+        line = [f"{cosine(learned):.4f}"]
+        sites = learned
+        for r in range(args.refine):
+            sites, rows = refine_defects(sites, X[:20_000], seed=r)
+            line.append(f"{cosine(sites):.4f} ({len(rows)} sites)")
+        print(f"{args.dataset} seed {args.seed}: cosine " + " -> ".join(line))
+        return 0
     if args.anatomy:
         G = true_generator(learned.T)
         print(f"learned chain: cosine {recovery_report(G, ds.generator).cosine:.4f}")
