@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -42,9 +43,22 @@ import numpy as np
 
 
 def learned_group_conv(path: Path) -> np.ndarray:
-    """The group-convolution matrix C of a run folder or file."""
+    """The group-convolution matrix C of a run folder, a ``.npy``/``.npz`` file or a training checkpoint
+    (``.pt``, e.g. from ``recovery.py --checkpoint-dir``)."""
     if path.is_dir():
         path = path / "group_conv.npy"
+    if path.suffix == ".pt":
+        import torch
+
+        from symscope import LensConfig
+        from symscope.training import LensModules
+
+        ckpt = torch.load(path, weights_only=True, map_location="cpu")
+        d = int(ckpt["modules"]["filter.psi"].shape[0])
+        mods = LensModules(d, LensConfig.from_dict(ckpt["config"]), int(ckpt["seed"]))
+        mods.load_state_dict(ckpt["modules"])
+        with torch.no_grad():
+            return mods.group_conv().double().numpy()
     if path.suffix == ".npz":
         return np.load(path)["C"]
     return np.load(path)
@@ -160,7 +174,7 @@ def refine_defects(sites: np.ndarray, X: np.ndarray, threshold: float = 1.3, kur
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", type=Path, help="run folder (group_conv.npy) or a .npy/.npz group-convolution file")
+    ap.add_argument("run", type=Path, help="run folder (group_conv.npy), a .npy/.npz group-convolution file or a checkpoint .pt")
     ap.add_argument("dataset", help="built-in dataset the run was fitted on")
     ap.add_argument("--seed", type=int, default=0, help="data seed of the run (default 0)")
     ap.add_argument("--n", type=int, default=50_000)
@@ -186,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(sorted(DATASETS))}")
     try:
         C = learned_group_conv(args.run)
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
         ap.error(f"cannot read a group-convolution matrix from {args.run}: {exc}")
     if C.ndim != 2 or C.shape[0] != C.shape[1] or not np.isfinite(C).all():
         ap.error(f"{args.run}: expected a finite square (d, d) group-convolution matrix, got shape {C.shape}")

@@ -180,3 +180,19 @@ def test_refine_defects_unmixes_a_rotated_pair_and_keeps_the_rest():
     assert np.all(np.abs(new[5:7]).max(1) > 0.99)  # back to one true site each (was 0.88)
     untouched = [i for i in range(d) if i not in rows]
     assert untouched and np.allclose(new[untouched], sites[untouched])
+
+
+def test_diagnose_reads_the_group_convolution_from_a_checkpoint(tmp_path):
+    import numpy as np
+
+    import diagnose_sites
+    from symscope import LensConfig, SymmetryLens, make_dataset
+
+    ds = make_dataset("gaussian-shift", n=600, d=7, seed=0)
+    ckpt = tmp_path / "run.pt"
+    lens = SymmetryLens(LensConfig(steps=4, batch_size=128, checkpoint_every=2), seed=3, device="cpu", progress=False)
+    lens.fit(ds.X, checkpoint_path=ckpt)
+    assert np.allclose(diagnose_sites.learned_group_conv(ckpt), lens.group_conv_, atol=1e-5)
+    (tmp_path / "bad.pt").write_text("not a checkpoint")
+    with pytest.raises(SystemExit):
+        diagnose_sites.main([str(tmp_path / "bad.pt"), "gaussian-shift"])
