@@ -90,16 +90,16 @@ def run_gan(X, truth, seed: int, epochs: int, steps_per_epoch: int, time_budget:
                 last_d_loss=res.history[-1]["d_loss"], last_g_loss=res.history[-1]["g_loss"], **rep.to_dict())
 
 
-def run_one(method: str, name: str, seed: int, d: int, n: int, gan: tuple[int, int, float]) -> dict:
+def run_one(method: str, name: str, seed: int, d: int, n: int, gan: tuple[int, int, float], noise: float = 0.05) -> dict:
     """One method × dataset × seed; returns the record for the jsonl log."""
-    ds = make_dataset(name, n=n, d=d, seed=seed)
+    ds = make_dataset(name, n=n, d=d, seed=seed, noise=noise)
     if method == "symmetrygan":
         rec = run_gan(ds.X, ds.generator, seed, *gan)
     elif method == "spectral":
         rec = run_spectral(ds.X, ds.generator, seed)
     else:
         rec = run_fiedler(ds.X, ds.generator, power=2.0 if method == "fiedler-sq" else 1.0)
-    return dict(method=method, dataset=name, seed=seed, d=d, n=n, **rec)
+    return dict(method=method, dataset=name, seed=seed, d=d, n=n, noise=noise, **rec)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int)
     ap.add_argument("--d", type=int, default=33, help="dimension (default 33)")
     ap.add_argument("--n", type=int, default=50_000, help="samples per dataset (default 50000)")
+    ap.add_argument("--noise", type=float, default=0.05, help="relative noise level of the data (paper: 0.05)")
     ap.add_argument("--gan-epochs", type=int, default=GAN_EPOCHS)
     ap.add_argument("--gan-steps", type=int, default=GAN_STEPS_PER_EPOCH, help="SymmetryGAN steps per epoch")
     ap.add_argument("--gan-time", type=float, default=GAN_TIME_BUDGET, help="SymmetryGAN wall-time cap (s)")
@@ -118,22 +119,24 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     suite, tag, log, done = open_suite(args, SUITES, ("methods", "datasets", "seeds"), "baselines")
     wanted = [(m, name, seed) for seed in suite["seeds"] for m in suite["methods"] for name in suite["datasets"]]
-    finished = {(r["method"], r["dataset"], r["seed"]) for r in done if r["d"] == args.d}
+    same_data = [r for r in done if (r["d"], r["n"], r["noise"]) == (args.d, args.n, args.noise)]
+    finished = {(r["method"], r["dataset"], r["seed"]) for r in same_data}
     todo = [w for w in wanted if w not in finished]
     print(f"{len(todo)} runs to do ({len(finished)} already in {log})", flush=True)
     for method, name, seed in todo:
-        rec = run_one(method, name, seed, args.d, args.n, (args.gan_epochs, args.gan_steps, args.gan_time))
-        done.append(rec)
+        rec = run_one(method, name, seed, args.d, args.n, (args.gan_epochs, args.gan_steps, args.gan_time), args.noise)
+        same_data.append(rec)
         append_log(log, rec)
         print(f"{method:<12} {name:<28} seed={seed}  {rec['verdict']:<16} cosine={rec['cosine']:.4f}  "
               f"{rec['wall_seconds']:.3g}s", flush=True)
-    rows = [r for r in done if (r["method"], r["dataset"], r["seed"]) in set(wanted) and r["d"] == args.d]
+    rows = [r for r in same_data if (r["method"], r["dataset"], r["seed"]) in set(wanted)]
     gan_note = (f" SymmetryGAN: {args.gan_epochs} epochs × {args.gan_steps} steps of 256 samples, capped at "
                 f"{args.gan_time:.0f} s; reported generator = best epoch by the power-scanning cosine "
                 "(spec §6.1; needs the truth)." if "symmetrygan" in suite["methods"] else "")
     md = log.with_suffix(".md")
     write_report(md, f"Baselines: {tag}", argv,
-                 f"One run at a time, one torch thread; n = {args.n}, d = {args.d}; data seed = method seed.{gan_note}",
+                 f"One run at a time, one torch thread; n = {args.n}, d = {args.d}, noise = {args.noise}; "
+                 f"data seed = method seed.{gan_note}",
                  table(rows, by=("method", "dataset", "d")), script="baselines.py")
     print(f"\nwrote {md}\n\n{table(rows, by=('method', 'dataset', 'd'))}")
     return 0

@@ -196,3 +196,23 @@ def test_diagnose_reads_the_group_convolution_from_a_checkpoint(tmp_path):
     (tmp_path / "bad.pt").write_text("not a checkpoint")
     with pytest.raises(SystemExit):
         diagnose_sites.main([str(tmp_path / "bad.pt"), "gaussian-shift"])
+
+
+def test_baselines_keep_noise_levels_apart(tmp_path, monkeypatch):
+    import torch
+
+    import baselines
+
+    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
+    threads = torch.get_num_threads()
+    common = ["--methods", "fiedler-sq", "--datasets", "gaussian-permuted", "--seeds", "0", "--d", "9", "--n", "500",
+              "--tag", "nz"]
+    try:
+        assert baselines.main([*common, "--noise", "0.5"]) == 0
+        assert baselines.main(common) == 0  # paper noise: a different cell, so it runs too
+        assert baselines.main(common) == 0  # and now it is skipped
+    finally:
+        torch.set_num_threads(threads)
+    records = recovery.load_log(tmp_path / "baselines-nz.jsonl")
+    assert sorted(r["noise"] for r in records) == [0.05, 0.5]
+    assert "noise = 0.05" in (tmp_path / "baselines-nz.md").read_text()
