@@ -111,13 +111,16 @@ def site_anatomy(learned: np.ndarray, truth: np.ndarray, X: np.ndarray) -> dict[
     index = np.arange(len(truth))
     position = weight @ index
     spread = np.sqrt(np.maximum(weight @ index**2 - position**2, 0.0))
-    cov = learned @ np.cov(X, rowvar=False) @ learned.T
+    residual = toeplitz_residual(learned @ np.cov(X, rowvar=False) @ learned.T)
+    return dict(position=position, spread=spread, max_overlap=np.abs(overlap).max(1), toeplitz_residual=residual)
+
+
+def toeplitz_residual(cov: np.ndarray) -> np.ndarray:
+    """Per site: norm of its row of ``cov`` minus the Toeplitz matrix of median diagonals, / the median site's."""
     d = len(cov)
-    lag = np.abs(index[:, None] - index[None, :])
-    toeplitz = np.array([np.median(np.diagonal(cov, m)) for m in range(d)])[lag]
-    residual = np.linalg.norm(cov - toeplitz, axis=1)
-    return dict(position=position, spread=spread, max_overlap=np.abs(overlap).max(1),
-                toeplitz_residual=residual / np.median(residual))
+    lag = np.abs(np.arange(d)[:, None] - np.arange(d)[None, :])
+    residual = np.linalg.norm(cov - np.array([np.median(np.diagonal(cov, m)) for m in range(d)])[lag], axis=1)
+    return residual / np.median(residual)
 
 
 def refine_defects(sites: np.ndarray, X: np.ndarray, threshold: float = 1.3, kurtosis_weight: float = 0.03,
@@ -129,9 +132,7 @@ def refine_defects(sites: np.ndarray, X: np.ndarray, threshold: float = 1.3, kur
     Xc = X - X.mean(0)
     cov = np.cov(Xc, rowvar=False)
     learned_cov = sites @ cov @ sites.T
-    lag = np.abs(np.arange(d)[:, None] - np.arange(d)[None, :])
-    residual = np.linalg.norm(learned_cov - np.array([np.median(np.diagonal(learned_cov, m)) for m in range(d)])[lag], axis=1)
-    bad = residual > threshold * np.median(residual)
+    bad = toeplitz_residual(learned_cov) > threshold
     bad = bad | np.r_[False, bad[:-1]] | np.r_[bad[1:], False]  # and their neighbours
     if not bad.any() or bad.all():
         return sites, []
