@@ -186,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--refine", type=int, metavar="ROUNDS", help="run this many rounds of the truth-free local "
                     "re-solve of non-stationary sites and print the cosine after each (experiment)")
     args = ap.parse_args(argv)
+    if args.refine is not None and args.refine < 1:
+        ap.error(f"--refine needs at least 1 round, got {args.refine}")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 

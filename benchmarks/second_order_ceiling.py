@@ -51,6 +51,7 @@ def toeplitz_from_spectrum(lam: np.ndarray, guess: np.ndarray, iters: int = 2000
 
 
 def diagonal_means(M: np.ndarray) -> np.ndarray:
+    """Mean of each upper diagonal m = 0 … d−1: the autocovariance of the nearest Toeplitz matrix."""
     return np.array([np.diagonal(M, m).mean() for m in range(len(M))])
 
 

@@ -216,3 +216,14 @@ def test_baselines_keep_noise_levels_apart(tmp_path, monkeypatch):
     records = recovery.load_log(tmp_path / "baselines-nz.jsonl")
     assert sorted(r["noise"] for r in records) == [0.05, 0.5]
     assert "noise = 0.05" in (tmp_path / "baselines-nz.md").read_text()
+
+
+def test_diagnose_rejects_zero_refine_rounds(tmp_path, capsys):
+    import numpy as np
+
+    import diagnose_sites
+
+    np.save(tmp_path / "group_conv.npy", np.eye(9))
+    with pytest.raises(SystemExit) as exc:
+        diagnose_sites.main([str(tmp_path), "gaussian-shift", "--refine", "0"])
+    assert exc.value.code == 2 and "--refine needs at least 1 round" in capsys.readouterr().err
