@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         append_log(log, rec)
         print(f"{method:<12} {name:<28} seed={seed}  {rec['verdict']:<16} cosine={rec['cosine']:.4f}  "
               f"{rec['wall_seconds']:.3g}s", flush=True)
-    rows = same_data  # every run of this tag on the same data, also those of earlier commands
+    body = table(same_data, by=("method", "dataset", "d"))  # every run of this tag on this data, earlier commands' too
     gan_note = (f" SymmetryGAN: {args.gan_epochs} epochs × {args.gan_steps} steps of 256 samples, capped at "
                 f"{args.gan_time:.0f} s; reported generator = best epoch by the power-scanning cosine "
                 "(spec §6.1; needs the truth)." if "symmetrygan" in suite["methods"] else "")
@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                  f"One run at a time, one torch thread; n = {args.n}, d = {args.d}, noise = {args.noise}; "
                  f"data seed = method seed.{gan_note} The table holds every run of `{log.name}` on this data, "
                  "including runs of earlier commands with the same tag.",
-                 table(rows, by=("method", "dataset", "d")), script="baselines.py")
-    print(f"\nwrote {md}\n\n{table(rows, by=('method', 'dataset', 'd'))}")
+                 body, script="baselines.py")
+    print(f"\nwrote {md}\n\n{body}")
     return 0
 
 

@@ -213,19 +213,18 @@ def main(argv: list[str] | None = None) -> int:
                    for name, seed, d in todo}
         for fut in as_completed(futures):
             rec = fut.result()
-            done.append(rec)
             append_log(log, rec)
             print(f"{rec['dataset']:<20} d={rec['d']:<3} seed={rec['seed']}  {rec['verdict']:<16} "
                   f"cosine={rec['cosine']:.4f}  {rec['wall_seconds']:.0f}s", flush=True)
-    rows = load_log(log)  # every run of this tag, also those of earlier commands (and other n / noise)
+    body = table(load_log(log), CELL)  # every run of this tag, also earlier commands' (and other n / noise)
     md = RESULTS / f"recovery-{tag}.md"
     write_report(md, f"Recovery benchmark: {tag}", argv,
                  f"Default `LensConfig()` unless a config file is named; each run one torch thread "
                  f"on device `{args.device}`, {args.jobs} runs in parallel; n = {args.n} samples; noise = {args.noise}; "
                  f"data seed = training seed. The table holds every run recorded in `{log.name}`, including "
                  "runs of earlier commands with the same tag.",
-                 table(rows, CELL))
-    print(f"\nwrote {md}\n\n{table(rows, CELL)}")
+                 body)
+    print(f"\nwrote {md}\n\n{body}")
     return 0
 
 
