@@ -23,12 +23,14 @@ step is not one site.
 
     python benchmarks/diagnose_sites.py runs/gaussian-shift gaussian-shift --seed 4 --refine 3
 
-``--refine R`` (an experiment, not part of the engine; about a minute) runs R rounds of a
-truth-free local re-solve and prints the recovery cosine after each: the sites whose Toeplitz
-residual exceeds 1.3× the median (and their neighbours) are replaced by a rotation of their own
-span, fitted (LBFGS, 4 starts) so that their covariances with every site match the autocovariance
-read off the other sites (second-order stationarity) while their mean kurtosis stays high
-(locality); the exact sites are left untouched. Only the cosine uses the truth.
+``--refine R`` (about a minute) runs R rounds of the engine's truth-free local re-solve
+(``symscope.discover.refine.resolve_defects``, without its judge) and prints the recovery cosine
+after each: the sites whose Toeplitz residual exceeds 1.3× the median (and their neighbours) are
+replaced by a rotation of their own span, fitted (LBFGS, 4 starts) so that their covariances with
+every site match the autocovariance read off the other sites (second-order stationarity) while
+their mean kurtosis stays high (locality); the exact sites are left untouched. Only the cosine
+uses the truth. (The engine applies up to 3 such rounds after training and keeps the most
+stationary result; see ``discover/refine.py``.)
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
+from symscope.discover.refine import resolve_defects, toeplitz_residual  # noqa: E402
 
 
 def learned_group_conv(path: Path) -> np.ndarray:
@@ -115,64 +120,6 @@ def site_anatomy(learned: np.ndarray, truth: np.ndarray, X: np.ndarray) -> dict[
     return dict(position=position, spread=spread, max_overlap=np.abs(overlap).max(1), toeplitz_residual=residual)
 
 
-def toeplitz_residual(cov: np.ndarray) -> np.ndarray:
-    """Per site: norm of its row of ``cov`` minus the Toeplitz matrix of median diagonals, / the median site's."""
-    d = len(cov)
-    lag = np.abs(np.arange(d)[:, None] - np.arange(d)[None, :])
-    residual = np.linalg.norm(cov - np.array([np.median(np.diagonal(cov, m)) for m in range(d)])[lag], axis=1)
-    return residual / np.median(residual)
-
-
-def refine_defects(sites: np.ndarray, X: np.ndarray, threshold: float = 1.3, kurtosis_weight: float = 0.03,
-                   starts: int = 4, seed: int = 0) -> tuple[np.ndarray, list[int]]:
-    """One round of the local re-solve described in the module docstring: (new sites, re-solved rows)."""
-    import torch
-
-    d = len(sites)
-    Xc = X - X.mean(0)
-    cov = np.cov(Xc, rowvar=False)
-    learned_cov = sites @ cov @ sites.T
-    bad = toeplitz_residual(learned_cov) > threshold
-    bad = bad | np.r_[False, bad[:-1]] | np.r_[bad[1:], False]  # and their neighbours
-    if not bad.any() or bad.all():
-        return sites, []
-    free, fixed = np.where(bad)[0], np.where(~bad)[0]
-    autocov = np.array([np.mean([learned_cov[k, k + m] for k in range(d - m) if not bad[k] and not bad[k + m]]
-                                or [np.median(np.diagonal(learned_cov, m))]) for m in range(d)])
-    F, E, C = (torch.as_tensor(a, dtype=torch.float64) for a in (sites[free], sites[fixed], cov))
-    to_fixed = torch.as_tensor(autocov[np.abs(free[:, None] - fixed[None, :])])
-    to_free = torch.as_tensor(autocov[np.abs(free[:, None] - free[None, :])])
-    Y = torch.as_tensor(Xc, dtype=torch.float64)
-    rng = np.random.default_rng(seed)
-
-    def objective(B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        new = torch.linalg.matrix_exp(B - B.T) @ F
-        Z = Y @ new.T
-        kurtosis = ((Z**4).mean(0) / (Z**2).mean(0) ** 2).mean()
-        return (((new @ C @ E.T - to_fixed) ** 2).sum() + ((new @ C @ new.T - to_free) ** 2).sum()
-                - kurtosis_weight * kurtosis), new
-
-    best = None
-    for start in range(starts):
-        B = torch.tensor(rng.normal(0.0, 0.0 if start == 0 else 1.0, (len(free), len(free))), requires_grad=True)
-        opt = torch.optim.LBFGS([B], lr=1, max_iter=300, line_search_fn="strong_wolfe")
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            value = objective(B)[0]
-            value.backward()
-            return value
-
-        opt.step(closure)
-        with torch.no_grad():
-            value, new = objective(B)
-        if best is None or float(value) < best[0]:
-            best = (float(value), new.numpy())
-    out = sites.copy()
-    out[free] = best[1]
-    return out, free.tolist()
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path, help="run folder (group_conv.npy), a .npy/.npz group-convolution file or a checkpoint .pt")
@@ -192,7 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
     from symscope import make_dataset, recovery_report
     from symscope.data import true_generator
     from symscope.discover.repair import repaired_rotation
@@ -217,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         line = [f"{cosine(learned):.4f}"]
         sites = learned
         for r in range(args.refine):
-            sites, rows = refine_defects(sites, X[:20_000], seed=r)
+            sites, rows = resolve_defects(sites, X[:20_000], seed=r)
             line.append(f"{cosine(sites):.4f} ({len(rows)} sites)")
         print(f"{args.dataset} seed {args.seed}: cosine " + " -> ".join(line))
         return 0

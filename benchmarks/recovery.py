@@ -53,7 +53,7 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
     if steps is not None:
         cfg = dataclasses.replace(cfg, steps=steps)
     ds = make_dataset(name, n=n, d=d, seed=seed, noise=noise)
-    fit_kw: dict = {}
+    fit_kw: dict = dict(truth=ds.generator)  # only recorded (history, refine event); it does not steer the fit
     if checkpoint_dir is not None:
         ckpt = Path(checkpoint_dir) / f"{name}-d{d}-n{n}-noise{noise}-seed{seed}-steps{cfg.steps}.pt"
         ckpt.parent.mkdir(parents=True, exist_ok=True)
@@ -64,9 +64,12 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
     if fit_kw.get("resume_from"):  # this process saw only the last segment; the checkpoints carry the rest
         wall = lens.run_record_["train_seconds"]
     rep = recovery_report(lens.generator_, ds.generator)
+    refine = next((e for e in lens.events_ if e["event"] == "refine"), None)
+    extra = {} if refine is None or "cosine_before" not in refine else dict(
+        cosine_before_refine=refine["cosine_before"], refined=bool(refine["refined"]))
     return dict(dataset=name, seed=seed, d=d, n=n, noise=noise, steps=cfg.steps, device=lens.run_record_["device"],
                 wall_seconds=round(wall, 1), seconds_per_step=round(wall / cfg.steps, 4),
-                resumed=bool(fit_kw.get("resume_from")), **rep.to_dict())
+                resumed=bool(fit_kw.get("resume_from")), **rep.to_dict(), **extra)
 
 
 def machine() -> dict:

@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 from ._validation import SymscopeInputError, check_data
 from .data import DATASETS, PAPER_DATASETS, Dataset, load_data, make_dataset
 from .measure import RecoveryReport, recovery_report
-from .config import DensityConfig, LensConfig, LossWeights, RankSchedule
+from .config import DensityConfig, LensConfig, LossWeights, RankSchedule, RefineConfig
 from .lens import SymmetryLens
 from .exploit import (
     EquivariantBasis,
@@ -38,6 +38,7 @@ __all__ = [
     "LensConfig",
     "LossWeights",
     "RankSchedule",
+    "RefineConfig",
     "DensityConfig",
     "cyclic_group",
     "FiniteGroup",

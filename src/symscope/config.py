@@ -15,6 +15,9 @@ each departure is marked "departure" below with its reason:
   trivialization) — same group, better-conditioned gradients far from the identity.
 * ``repair_at``: a discrete defect repair of the learned chain (``discover/repair.py``) at
   these fractions of training; the fast schedule otherwise leaves domain-wall defects.
+* ``refine``: after the last step, a truth-free local re-solve of the chain's non-stationary
+  sites, kept only if it makes neighbouring sites' marginals more alike on held-out samples
+  (``discover/refine.py``); it removes the local defects the fast schedule leaves on Gaussian data.
 
 Experimental, off by default: ``init = "spectral"`` starts from a chain read off the covariance
 (``discover/spectral.py``) instead of the identity, and ``hold_start`` holds the lens while the
@@ -69,6 +72,20 @@ class DensityConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RefineConfig:
+    """Post-training refinement of the chain (``discover/refine.py``; departure: not in the paper).
+
+    ``rounds`` = 0 switches it off; ``threshold`` marks sites whose Toeplitz residual exceeds this
+    multiple of the median; ``kurtosis_weight`` keeps re-solved sites local; ``starts`` LBFGS starts.
+    """
+
+    rounds: int = 3
+    threshold: float = 1.3
+    kurtosis_weight: float = 0.03
+    starts: int = 4
+
+
+@dataclass(frozen=True, kw_only=True)
 class LensConfig:
     """Everything that defines a SymmetryLens fit. Variants: ``dataclasses.replace(cfg, ...)``."""
 
@@ -88,6 +105,7 @@ class LensConfig:
     repair_hold: int = 200  # steps the lens is held after a repair while the estimators re-fit
     hold_start: int = 0  # steps the lens is held at the start while the estimators fit its initial output
     repair_samples: int = 20_000  # samples used to read the chain's correlations
+    refine: RefineConfig = field(default_factory=RefineConfig)
     weights: LossWeights = field(default_factory=LossWeights)
     rank: RankSchedule = field(default_factory=RankSchedule)
     density: DensityConfig = field(default_factory=DensityConfig)
@@ -102,6 +120,10 @@ class LensConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise SymscopeInputError(f"config: {name} must be > 0, got {getattr(self, name)}")
+        r = self.refine
+        if r.rounds < 0 or r.starts < 1 or not r.threshold > 0 or r.kurtosis_weight < 0:
+            raise SymscopeInputError(f"config: refine needs rounds >= 0, starts >= 1, threshold > 0 and "
+                                     f"kurtosis_weight >= 0, got {r}")
         if self.init not in ("identity", "spectral"):
             raise SymscopeInputError(f"config: init must be 'identity' or 'spectral', got {self.init!r}")
         if self.padding is not None and self.padding < 0:

@@ -27,6 +27,7 @@ from .config import LensConfig
 from .discover import losses as L
 from .discover.density import ConditionalMixture, MarginalMixture
 from .discover.model import OrthogonalGenerator, ResolvingFilter, group_convolution
+from .discover.refine import refine
 from .discover.repair import repair, shift_along
 from .discover.spectral import spectral_sites
 
@@ -252,6 +253,36 @@ class Trainer:
             bar.close()
             if main:
                 signal.signal(signal.SIGINT, previous)
+        self.finish(X)
         if checkpoint_path is not None:
             self.save_checkpoint(checkpoint_path)
         return self.state
+
+    def finish(self, X: torch.Tensor) -> None:
+        """After the last step, refine the chain once (``discover/refine.py``); recorded as an event.
+
+        Held-out judging: the rounds see ``repair_samples`` samples, the judge up to as many others.
+        A resumed run whose checkpoint already holds the refine event does nothing here.
+        """
+        r = self.cfg.refine
+        if r.rounds == 0 or self.state.step < self.cfg.steps or any(e["event"] == "refine" for e in self.state.events):
+            return
+        s = self.state.step
+        if self.mods.padding == 0:  # refine (like the repair) assumes an open chain
+            self.state.events.append({"step": s, "event": "refine", "refined": 0.0, "skipped": "circulant padding"})
+            return
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write("symscope: refining the chain (discover/refine.py) ...")
+        start = time.perf_counter()
+        perm = torch.randperm(X.shape[0], generator=self.rng).to(self.device)
+        k = min(self.cfg.repair_samples, X.shape[0] // 2)
+        fit, judge = X[perm[:k]], X[perm[k : 2 * k]]
+        before = self.monitor(self.mods) if self.monitor is not None else {}
+        event = refine(self.mods, fit, judge, r.rounds, r.threshold, r.kurtosis_weight, r.starts)
+        after = self.monitor(self.mods) if self.monitor is not None else {}
+        seconds = time.perf_counter() - start
+        self.state.elapsed += seconds
+        self.state.events.append({"step": s, "event": "refine", **event, "seconds": round(seconds, 3),
+                                  **{f"{k}_before": v for k, v in before.items()}, **after})

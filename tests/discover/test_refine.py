@@ -1,0 +1,138 @@
+"""Final refinement: local defects of an otherwise exact chain are re-solved; exact chains are kept."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import ortho_group
+
+from symscope import LensConfig, make_dataset, recovery_report
+from symscope.data import shift_matrix
+from symscope.discover.refine import refine, refined_sites, resolve_defects, stationarity_gap, toeplitz_residual
+from symscope.discover.repair import shift_along
+from symscope.training import LensModules
+
+D = 21
+
+
+def _cosine(sites: np.ndarray, truth: np.ndarray) -> float:
+    return recovery_report(sites.T @ shift_matrix(len(sites)) @ sites, truth).cosine
+
+
+@pytest.fixture(scope="module")
+def chain():
+    """(X, true sites, defective sites): sites 9–12 of the true chain mixed by a rotation of their span."""
+    ds = make_dataset("gaussian-shift", n=24_000, d=D, seed=3)
+    X = (ds.X - ds.X.mean()) / ds.X.std()
+    truth = np.ascontiguousarray(ds.transform.T)
+    defective = truth.copy()
+    defective[9:13] = ortho_group.rvs(4, random_state=1) @ truth[9:13] * 0.6 + truth[9:13] * 0.4
+    u, _, vh = np.linalg.svd(defective)
+    return X, truth, u @ vh, ds.generator
+
+
+def test_toeplitz_residual_singles_out_the_non_stationary_row():
+    idx = np.arange(12)
+    cov = 0.8 ** np.abs(idx[:, None] - idx[None, :])
+    cov[5, 2] = cov[2, 5] = cov[2, 5] + 0.5
+    residual = toeplitz_residual(cov + 1e-3 * np.random.default_rng(0).standard_normal((12, 12)))
+    assert set(np.argsort(residual)[-2:]) == {2, 5}
+    assert np.median(residual) == pytest.approx(1.0)
+
+
+def test_resolve_defects_unmixes_a_rotated_pair_and_keeps_the_rest():
+    rng = np.random.default_rng(0)
+    d, n = 12, 20_000
+    spikes = rng.standard_normal((n, d + 8)) * (rng.random((n, d + 8)) < 0.1)  # sparse, stationary sources
+    kernel = np.exp(-0.5 * (np.arange(-4, 5) / 1.2) ** 2)
+    X = np.stack([np.convolve(row, kernel, mode="valid") for row in spikes])[:, :d]
+    sites = np.eye(d)
+    c, s = np.cos(0.5), np.sin(0.5)
+    sites[5:7, 5:7] = [[c, s], [-s, c]]  # one defect: sites 5 and 6 mixed
+    new, rows = resolve_defects(sites, X)
+    assert {5, 6} <= set(rows)
+    assert np.allclose(new @ new.T, np.eye(d))
+    assert np.all(np.abs(new[5:7]).max(1) > 0.99)  # back to one true site each (was 0.88)
+    untouched = [i for i in range(d) if i not in rows]
+    assert untouched and np.allclose(new[untouched], sites[untouched])
+
+
+def test_stationarity_gap_is_zero_for_alike_columns_and_grows_with_difference():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(5000)
+    assert stationarity_gap(np.stack([z, 3 * z + 1, z], 1)) == pytest.approx(0.0, abs=1e-12)
+    heavy = rng.standard_t(3, 5000)
+    assert stationarity_gap(np.stack([z, heavy], 1)) > 0.01
+
+
+def test_resolve_defects_repairs_a_local_defect_and_leaves_the_rest(chain):
+    X, truth, defective, G = chain
+    before = _cosine(defective, G)
+    assert before < 0.97
+    sites, rows = resolve_defects(defective, X[:14_000], starts=2)
+    assert rows and min(rows) >= 5 and max(rows) <= 16  # only the defect region (and neighbours) moves
+    untouched = [k for k in range(D) if k not in rows]
+    np.testing.assert_array_equal(sites[untouched], defective[untouched])
+    np.testing.assert_allclose(sites @ sites.T, np.eye(D), atol=1e-8)
+    assert _cosine(sites, G) > max(0.98, before + 0.02)
+
+
+def test_refined_sites_keeps_an_exact_chain(chain):
+    X, truth, _, G = chain
+    sites, info = refined_sites(truth, X[:14_000], X[14_000:], rounds=2, starts=2)
+    assert sites is None or _cosine(sites, G) > 0.999
+    assert info["gap_after"] <= info["gap_before"]
+
+
+def test_refine_updates_the_lens_modules_in_place(chain):
+    X, _, defective, G = chain
+    mods = LensModules(D, LensConfig(), seed=0).double()
+    with torch.no_grad():
+        mods.generator.base.copy_(torch.tensor(shift_along(defective, D)))
+        mods.generator.P.zero_()
+        mods.filter.psi.copy_(torch.tensor(defective[D // 2]))
+    Xt = torch.tensor(X)
+    event = refine(mods, Xt[:14_000], Xt[14_000:], starts=2)
+    after = recovery_report(mods.generator.cropped().detach().numpy(), G).cosine
+    assert event["refined"] == 1.0 and event["gap_after"] < event["gap_before"]
+    assert after > 0.98
+
+
+def _small_fit(tmp_path, **cfg):
+    from symscope import SymmetryLens
+
+    ds = make_dataset("gaussian-shift", n=2000, d=9, seed=0)
+    config = LensConfig(steps=20, batch_size=256, **cfg)
+    ckpt = tmp_path / "ck.pt"
+    lens = SymmetryLens(config, seed=0, progress=False).fit(ds.X, checkpoint_path=ckpt, truth=ds.generator)
+    return lens, ds, ckpt
+
+
+def test_fit_refines_once_and_a_resumed_finished_run_does_not_refine_again(tmp_path):
+    from symscope import SymmetryLens
+
+    lens, ds, ckpt = _small_fit(tmp_path)
+    (event,) = [e for e in lens.events_ if e["event"] == "refine"]
+    assert event["step"] == 20 and "cosine_before" in event and "cosine" in event
+    again = SymmetryLens(seed=0, progress=False).fit(ds.X, resume_from=ckpt)
+    assert [e["event"] for e in again.events_].count("refine") == 1
+    np.testing.assert_allclose(again.generator_, lens.generator_, atol=1e-6)
+
+
+def test_refine_can_be_switched_off_and_is_skipped_for_circulant_padding(tmp_path):
+    from symscope import RefineConfig
+
+    off, _, _ = _small_fit(tmp_path, refine=RefineConfig(rounds=0))
+    assert not [e for e in off.events_ if e["event"] == "refine"]
+    (tmp_path / "cyclic").mkdir()
+    cyclic, _, _ = _small_fit(tmp_path / "cyclic", padding=0)
+    (event,) = [e for e in cyclic.events_ if e["event"] == "refine"]
+    assert event["refined"] == 0.0 and event["skipped"] == "circulant padding"
+
+
+@pytest.mark.parametrize("bad", [dict(rounds=-1), dict(starts=0), dict(threshold=0.0), dict(kurtosis_weight=-1.0)])
+def test_bad_refine_config_is_a_clear_error(bad):
+    from symscope import RefineConfig, SymscopeInputError
+
+    assert LensConfig.from_dict({"refine": {"rounds": 1}}).refine == RefineConfig(rounds=1)
+    with pytest.raises(SymscopeInputError, match="refine needs"):
+        LensConfig(refine=RefineConfig(**bad))
