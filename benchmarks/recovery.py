@@ -92,19 +92,28 @@ def _seconds(x: float) -> str:
 def table(rows: list[dict], by: tuple[str, ...] = ("dataset", "d")) -> str:
     """Markdown: one line per ``by`` group with median cosine, success fraction, median wall time.
 
-    ``s/step`` is shown where the records have ``seconds_per_step`` (iterative methods).
+    ``s/step`` is shown where the records have ``seconds_per_step`` (iterative methods). Where
+    records carry ``cosine_before_refine`` (symscope runs since the final refinement), a column
+    shows the same cells at the last training step, before the refinement.
     """
-    out = [f"| {' | '.join(by)} | seeds | median cosine | cosine ≥ 0.98 (minimal) | verdicts | median wall (s) | s/step |",
-           "|---" * (len(by) + 6) + "|"]
+    before = any("cosine_before_refine" in r for r in rows)
+    extra = " before refine: median, minimal |" if before else ""
+    out = [f"| {' | '.join(by)} | seeds | median cosine | cosine ≥ 0.98 (minimal) | verdicts | median wall (s) | s/step |"
+           + extra, "|---" * (len(by) + 6 + before) + "|"]
     keys = sorted({tuple(r[k] for k in by) for r in rows}, key=lambda k: (k[-1], *k[:-1]))
     for key in keys:
         rs = [r for r in rows if tuple(r[k] for k in by) == key]
         ok = sum(r["minimal"] for r in rs)
         verdicts = ", ".join(f"{v}×{sum(r['verdict'] == v for r in rs)}" for v in sorted({r["verdict"] for r in rs}))
         per_step = [r["seconds_per_step"] for r in rs if r.get("seconds_per_step") is not None]
-        out.append(f"| {' | '.join(map(str, key))} | {len(rs)} | {statistics.median(r['cosine'] for r in rs):.3f} "
-                   f"| {ok}/{len(rs)} | {verdicts} | {_seconds(statistics.median(r['wall_seconds'] for r in rs))} "
-                   f"| {f'{statistics.median(per_step):.4f}' if per_step else '–'} |")
+        line = (f"| {' | '.join(map(str, key))} | {len(rs)} | {statistics.median(r['cosine'] for r in rs):.3f} "
+                f"| {ok}/{len(rs)} | {verdicts} | {_seconds(statistics.median(r['wall_seconds'] for r in rs))} "
+                f"| {f'{statistics.median(per_step):.4f}' if per_step else '–'} |")
+        if before:
+            pre = [r["cosine_before_refine"] for r in rs if "cosine_before_refine" in r]
+            cut = rs[0].get("cos_threshold", 0.98)
+            line += (f" {statistics.median(pre):.3f}, {sum(c >= cut for c in pre)}/{len(pre)} |" if pre else " – |")
+        out.append(line)
     return "\n".join(out)
 
 

@@ -27,6 +27,17 @@ def test_table_keeps_noise_and_sample_count_apart():
     assert any("| 50000 | 0.25 | 1 | 0.500 | 0/1 |" in line for line in lines)
 
 
+def test_table_shows_the_cells_before_the_refinement_when_recorded():
+    rows = [_rec("gaussian-shift", 0, 0.99, True, noise=0.05, cosine_before_refine=0.92),
+            _rec("gaussian-shift", 1, 0.985, True, noise=0.05, cosine_before_refine=0.981),
+            _rec("gaussian-dst", 0, 0.9, False, noise=0.05)]
+    header, _, *lines = recovery.table(rows, recovery.CELL).splitlines()
+    assert header.endswith("before refine: median, minimal |")
+    assert any(line.startswith("| gaussian-shift") and line.endswith("| 0.951, 1/2 |") for line in lines)
+    assert any(line.startswith("| gaussian-dst") and line.endswith("| – |") for line in lines)
+    assert "before refine" not in recovery.table(rows[2:], recovery.CELL)
+
+
 def test_old_records_read_as_paper_noise(tmp_path):
     log = tmp_path / "r.jsonl"
     log.write_text(json.dumps(_rec("gaussian-dst", 0, 0.9, False)) + "\n")
