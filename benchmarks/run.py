@@ -35,10 +35,12 @@ import scaling  # noqa: E402
 import side_by_side  # noqa: E402
 
 SEEDS = ["0", "1", "2", "3", "4"]
+CKPT = "benchmarks/checkpoints"  # per-run checkpoints: an interrupted full suite resumes mid-run
 PAPER = ["gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shift", "legendre-permuted", "legendre-dst"]
 
 QUICK = [
-    (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag", "dims17"]),
+    (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag",
+                "dims17-refined"]),
     (baselines, ["--suite", "fiedler"]),
     (baselines, ["--suite", "gan", "--datasets", "gaussian-permuted", "--seeds", "0", "--tag", "gan-quick"]),
     (scaling, ["--dims", "17", "33", "65", "129", "--steps", "10"]),
@@ -46,20 +48,20 @@ QUICK = [
 ]
 
 FULL = [
-    *[(recovery, ["--suite", "paper", "--seeds", str(s), "--tag", f"paper-seed{s}"]) for s in range(5)],
-    (recovery, ["--combine", *[f"paper-seed{s}" for s in range(5)], "--tag", "paper"]),
-    (recovery, ["--datasets", "gaussian-orthogonal", "legendre-orthogonal", "--seeds", "0", "1", "2", "3", "4",
-                "--dims", "33", "--tag", "orthogonal"]),
-    (recovery, ["--datasets", "gaussian-shift-circulant", "gaussian-permuted-circulant", "--seeds", "0", "1", "2", "3",
-                "4", "--dims", "33", "--tag", "circulant"]),
-    (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag", "dims17"]),
-    (recovery, ["--datasets", "gaussian-shift", "--seeds", "0", "--dims", "65", "--tag", "dims65"]),
-    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--noise", z, "--tag", f"robust-noise{z}"])
-      for z in ("0.25", "0.5")],
-    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--n", n, "--tag", f"robust-n{n}"])
-      for n in ("2000", "20000", "200000")],
-    (recovery, ["--combine", *[f"paper-seed{s}" for s in range(5)], "robust-noise0.25", "robust-noise0.5", "robust-n2000", "robust-n20000",
-                "robust-n200000", "--datasets", "gaussian-permuted", "--tag", "robustness"]),
+    (recovery, ["--suite", "paper", "--checkpoint-dir", CKPT, "--tag", "paper-refined"]),
+    (recovery, ["--datasets", "gaussian-orthogonal", "legendre-orthogonal", "--seeds", *SEEDS, "--dims", "33",
+                "--checkpoint-dir", CKPT, "--tag", "orthogonal-refined"]),
+    (recovery, ["--datasets", "gaussian-shift-circulant", "gaussian-permuted-circulant", "--seeds", *SEEDS, "--dims",
+                "33", "--checkpoint-dir", CKPT, "--tag", "circulant-refined"]),
+    (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag",
+                "dims17-refined"]),
+    (recovery, ["--datasets", "gaussian-shift", "--seeds", "0", "--dims", "65", "--tag", "dims65-refined"]),
+    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--noise", z, "--checkpoint-dir", CKPT,
+                  "--tag", f"robust-noise{z}-refined"]) for z in ("0.25", "0.5")],
+    *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--n", n, "--checkpoint-dir", CKPT,
+                  "--tag", f"robust-n{n}-refined"]) for n in ("2000", "20000", "200000")],
+    (recovery, ["--combine", "paper-refined", *[f"robust-{c}-refined" for c in ("noise0.25", "noise0.5", "n2000",
+                "n20000", "n200000")], "--datasets", "gaussian-permuted", "--tag", "robustness-refined"]),
     (baselines, ["--suite", "fiedler"]),
     (baselines, ["--suite", "gan"]),
     (baselines, ["--suite", "spectral"]),

@@ -9,7 +9,9 @@ measured and can be regenerated after any of them gains seeds. Each cell is
 d = 33, n = 50,000, noise 0.05 records enter (the common setting of the benchmark).
 
 The symscope column reads the default-config tags listed in ``SYMSCOPE_TAGS`` (experimental
-configs such as ``recovery-spectral-*`` are kept out on purpose: they are not the default).
+configs such as ``recovery-spectral-*`` are kept out on purpose: they are not the default); a
+second column shows the same engine without its final refinement (``discover/refine.py``), read
+from the tags recorded before the refinement existed (``SYMSCOPE_UNREFINED_TAGS``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ DATASETS = ["gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shi
             "legendre-dst", "gaussian-orthogonal", "legendre-orthogonal", "gaussian-shift-circulant",
             "gaussian-permuted-circulant"]
 #: recovery-<tag>.jsonl files made with the default ``LensConfig()``.
-SYMSCOPE_TAGS = [*(f"paper-seed{s}" for s in range(5)), "paper-seeds234", "orthogonal", "circulant"]
+SYMSCOPE_TAGS = ["paper-refined", "orthogonal-refined", "circulant-refined"]
+#: the same, recorded before the final refinement was part of the engine (same training, no refine).
+SYMSCOPE_UNREFINED_TAGS = [*(f"paper-seed{s}" for s in range(5)), "paper-seeds234", "orthogonal", "circulant"]
 #: baselines-<tag>.jsonl files.
 BASELINE_TAGS = ["fiedler", "spectral", "gan", "gan-extra"]
 METHODS = [("spectral", "spectral init alone"), ("fiedler", "fiedler (\\|corr\\|)"),
@@ -53,14 +57,19 @@ def cell(rows: list[dict]) -> str:
     return f"{k}/{len(rows)} ({statistics.median(r['cosine'] for r in rows):.2f})"
 
 
-def side_by_side(symscope_tags: list[str], baseline_tags: list[str]) -> str:
+def side_by_side(symscope_tags: list[str], baseline_tags: list[str],
+                 unrefined_tags: list[str] | None = None) -> str:
     """The Markdown table (one row per dataset, one column per method)."""
     sym = _rows("recovery", symscope_tags)
+    pre = _rows("recovery", unrefined_tags or [])
     base = _rows("baselines", baseline_tags)
-    lines = ["| dataset | symscope (default) | " + " | ".join(label for _, label in METHODS) + " |",
-             "|---" * (len(METHODS) + 2) + "|"]
+    lines = ["| dataset | symscope (default) | " + ("symscope without refine | " if unrefined_tags else "")
+             + " | ".join(label for _, label in METHODS) + " |",
+             "|---" * (len(METHODS) + 2 + bool(unrefined_tags)) + "|"]
     for name in DATASETS:
         cols = [cell([r for r in sym if r["dataset"] == name])]
+        if unrefined_tags:
+            cols.append(cell([r for r in pre if r["dataset"] == name]))
         cols += [cell([r for r in base if r["method"] == m and r["dataset"] == name]) for m, _ in METHODS]
         lines.append(f"| {name} | " + " | ".join(cols) + " |")
     return "\n".join(lines)
@@ -70,9 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--symscope-tags", nargs="+", default=SYMSCOPE_TAGS, metavar="TAG")
     ap.add_argument("--baseline-tags", nargs="+", default=BASELINE_TAGS, metavar="TAG")
+    ap.add_argument("--unrefined-tags", nargs="*", default=SYMSCOPE_UNREFINED_TAGS, metavar="TAG",
+                    help="symscope runs recorded before the final refinement (a column of their own; none: no column)")
     args = ap.parse_args(argv)
-    body = side_by_side(args.symscope_tags, args.baseline_tags)
-    sources = ", ".join([f"`recovery-{t}`" for t in args.symscope_tags] + [f"`baselines-{t}`" for t in args.baseline_tags])
+    body = side_by_side(args.symscope_tags, args.baseline_tags, args.unrefined_tags)
+    sources = ", ".join([f"`recovery-{t}`" for t in args.symscope_tags + args.unrefined_tags]
+                        + [f"`baselines-{t}`" for t in args.baseline_tags])
     md = recovery.RESULTS / "side-by-side.md"
     recovery.write_report(md, "Side by side: symscope and the peer methods (d = 33, n = 50,000, noise 0.05)", argv,
                  f"Assembled from the results files {sources} (missing files count as no runs); each of "

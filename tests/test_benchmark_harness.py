@@ -115,8 +115,12 @@ def test_side_by_side_counts_each_run_once_and_marks_missing_cells(tmp_path, mon
     assert "| 1/1 (0.99) |" in rows["gaussian-shift"]  # counted once; the n = 2000 run is another setting
     assert "0/1 (0.20) |" in rows["gaussian-shift"]
     assert rows["gaussian-dst"].count("not run") == 5
-    assert side_by_side.main(["--symscope-tags", "a", "--baseline-tags", "g"]) == 0
+    with_pre = side_by_side.side_by_side(["b"], ["g"], unrefined_tags=["a"]).splitlines()
+    assert "| symscope (default) | symscope without refine |" in with_pre[0]
+    assert any(line.startswith("| gaussian-shift | 1/1 (0.99) | 1/1 (0.99) | not run") for line in with_pre)
+    assert side_by_side.main(["--symscope-tags", "a", "--baseline-tags", "g", "--unrefined-tags"]) == 0
     assert "side_by_side.py --symscope-tags a" in (tmp_path / "side-by-side.md").read_text()
+    assert "without refine" not in (tmp_path / "side-by-side.md").read_text()
 
 
 def test_suite_table_keeps_runs_of_earlier_commands_with_the_same_tag(tmp_path, monkeypatch):
