@@ -146,6 +146,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
     rec = lens.run_record_
     print(f"wrote {out}: generator.npy, filter.npy, group_conv.npy, lens.pt, plots "
           f"({rec['steps']} steps, {rec['train_seconds']:.0f} s on {rec['device']})")
+    refine = next((e for e in lens.events_ if e["event"] == "refine"), None)
+    if refine is not None and "skipped" not in refine:
+        kept = (f"kept round {int(refine['kept_round'])} of {int(refine['rounds_run'])}, {int(refine['sites_resolved'])} "
+                f"sites re-solved" if refine["refined"] else f"kept the trained chain ({int(refine['rounds_run'])} rounds tried)")
+        before = f"; cosine before {refine['cosine_before']:.4f}" if "cosine_before" in refine else ""
+        print(f"final refinement: {kept}{before}")
     if metrics is not None:
         print(f"recovery: {metrics['verdict']}  cosine {metrics['cosine']:.4f}  rmse {metrics['rmse']:.4f}  "
               f"(cosine to truth^2 {metrics['power2_cosine']:.3f}, to identity {metrics['identity_cosine']:.3f})")

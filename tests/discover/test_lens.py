@@ -135,7 +135,8 @@ def test_cli_discover_writes_a_run_folder_and_transform_applies_it(tmp_path, cap
     for name in ["generator.npy", "filter.npy", "group_conv.npy", "config.json", "history.csv", "run.json",
                  "metrics.json", "generator.png", "group_conv.png", "filter.png", "losses.png", "lens.pt"]:
         assert (out / name).is_file(), name
-    assert "recovery:" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "recovery:" in printed and "final refinement: " in printed and "cosine before" in printed
     assert json.loads((out / "config.json").read_text())["steps"] == 4
     np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((10, 7)))
     assert main(["transform", str(out), str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy")]) == 0
