@@ -47,9 +47,10 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
 from symscope.discover.refine import resolve_defects, toeplitz_residual  # noqa: E402
 
 
-def learned_group_conv(path: Path) -> np.ndarray:
+def learned_group_conv(path: Path, before_refine: bool = False) -> np.ndarray:
     """The group-convolution matrix C of a run folder, a ``.npy``/``.npz`` file or a training checkpoint
-    (``.pt``, e.g. from ``recovery.py --checkpoint-dir``)."""
+    (``.pt``, e.g. from ``recovery.py --checkpoint-dir``); with ``before_refine`` the checkpoint's
+    state as training left it, before the engine's final refinement (``trained_modules``)."""
     if path.is_dir():
         path = path / "group_conv.npy"
     if path.suffix == ".pt":
@@ -61,7 +62,10 @@ def learned_group_conv(path: Path) -> np.ndarray:
         ckpt = torch.load(path, weights_only=True, map_location="cpu")
         d = int(ckpt["modules"]["filter.psi"].shape[0])
         mods = LensModules(d, LensConfig.from_dict(ckpt["config"]), int(ckpt["seed"]))
-        mods.load_state_dict(ckpt["modules"])
+        if before_refine and "trained_modules" not in ckpt:
+            raise ValueError("this checkpoint holds no state before the final refinement (not refined yet, "
+                             "or written before the engine kept it)")
+        mods.load_state_dict(ckpt["trained_modules" if before_refine else "modules"])
         with torch.no_grad():
             return mods.group_conv().double().numpy()
     if path.suffix == ".npz":
@@ -130,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--average", type=int, default=200, help="average the loss over this many last steps")
     ap.add_argument("--anatomy", action="store_true", help="print where each learned site sits among the true "
                     "sites instead of comparing losses (no fitting)")
+    ap.add_argument("--before-refine", action="store_true", help="read a checkpoint's state before the engine's "
+                    "final refinement (the trained state) instead of its final state")
     ap.add_argument("--refine", type=int, metavar="ROUNDS", help="run this many rounds of the truth-free local "
                     "re-solve of non-stationary sites and print the cosine after each (experiment)")
     args = ap.parse_args(argv)
@@ -148,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dataset not in DATASETS:
         ap.error(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(sorted(DATASETS))}")
     try:
-        C = learned_group_conv(args.run)
+        if args.before_refine and args.run.suffix != ".pt":
+            ap.error("--before-refine needs a checkpoint (.pt)")
+        C = learned_group_conv(args.run, args.before_refine)
     except (OSError, KeyError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
         ap.error(f"cannot read a group-convolution matrix from {args.run}: {exc}")
     if C.ndim != 2 or C.shape[0] != C.shape[1] or not np.isfinite(C).all():

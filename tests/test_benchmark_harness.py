@@ -189,6 +189,14 @@ def test_diagnose_reads_the_group_convolution_from_a_checkpoint(tmp_path):
     lens = SymmetryLens(LensConfig(steps=4, batch_size=128, checkpoint_every=2), seed=3, device="cpu", progress=False)
     lens.fit(ds.X, checkpoint_path=ckpt)
     assert np.allclose(diagnose_sites.learned_group_conv(ckpt), lens.group_conv_, atol=1e-5)
+    from symscope import RefineConfig
+
+    unrefined = SymmetryLens(LensConfig(steps=4, batch_size=128, refine=RefineConfig(rounds=0)), seed=3,
+                             device="cpu", progress=False).fit(ds.X, checkpoint_path=tmp_path / "plain.pt")
+    # the checkpoint keeps the trained state: the same as a run without the refinement
+    assert np.allclose(diagnose_sites.learned_group_conv(ckpt, before_refine=True), unrefined.group_conv_, atol=1e-6)
+    with pytest.raises(ValueError, match="no state before the final refinement"):
+        diagnose_sites.learned_group_conv(tmp_path / "plain.pt", before_refine=True)
     (tmp_path / "bad.pt").write_text("not a checkpoint")
     with pytest.raises(SystemExit):
         diagnose_sites.main([str(tmp_path / "bad.pt"), "gaussian-shift"])

@@ -134,14 +134,20 @@ class Trainer:
         self.opt_est = torch.optim.Adam([{"params": mods.estimator_parameters(), "scale": 1.0}], lr=cfg.estimator_lr, eps=1e-7)
         self.rng = torch.Generator().manual_seed(seed + 1)
         self.state = TrainState(step=0, history=[], elapsed=0.0, events=[])
+        self.trained_modules: dict[str, torch.Tensor] | None = None  # state before the final refinement
         self._lr = lr_schedule(cfg)
         self._t = rank_time(cfg)
         self._repairs = sorted({int(round(f * cfg.steps)) for f in cfg.repair_at})
 
     # -- checkpoints -------------------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
-        """A dict of tensors and plain values only (loadable with ``weights_only=True``)."""
-        return dict(
+        """A dict of tensors and plain values only (loadable with ``weights_only=True``).
+
+        After the final refinement it also holds ``trained_modules``: the modules as training left
+        them, so the refinement can be studied or re-done from the trained state.
+        """
+        extra = {} if self.trained_modules is None else {"trained_modules": self.trained_modules}
+        return dict(**extra,
             format="symscope-checkpoint-1",
             config=self.cfg.to_dict(),
             seed=self.seed,
@@ -165,6 +171,7 @@ class Trainer:
         self.opt_lens.load_state_dict(ckpt["opt_lens"])
         self.opt_est.load_state_dict(ckpt["opt_est"])
         self.rng.set_state(ckpt["rng"])
+        self.trained_modules = ckpt.get("trained_modules")
         self.state = TrainState(step=int(ckpt["step"]), history=list(ckpt["history"]),
                                 elapsed=float(ckpt["elapsed"]), events=list(ckpt["events"]))
 
@@ -280,6 +287,7 @@ class Trainer:
         k = min(self.cfg.repair_samples, X.shape[0] // 2)
         fit, judge = X[perm[:k]], X[perm[k : 2 * k]]
         before = self.monitor(self.mods) if self.monitor is not None else {}
+        self.trained_modules = {k: v.detach().cpu().clone() for k, v in self.mods.state_dict().items()}
         event = refine(self.mods, fit, judge, r.rounds, r.threshold, r.kurtosis_weight, r.starts)
         after = self.monitor(self.mods) if self.monitor is not None else {}
         seconds = time.perf_counter() - start

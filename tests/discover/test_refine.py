@@ -115,6 +115,7 @@ def test_fit_refines_once_and_a_resumed_finished_run_does_not_refine_again(tmp_p
     assert event["step"] == 20 and "cosine_before" in event and "cosine" in event
     again = SymmetryLens(seed=0, progress=False).fit(ds.X, resume_from=ckpt)
     assert [e["event"] for e in again.events_].count("refine") == 1
+    assert "trained_modules" in torch.load(ckpt, weights_only=True)  # the trained state survives the resume
     np.testing.assert_allclose(again.generator_, lens.generator_, atol=1e-6)
 
 
