@@ -28,7 +28,7 @@ from .discover import losses as L
 from .discover.density import ConditionalMixture, MarginalMixture
 from .discover.model import OrthogonalGenerator, ResolvingFilter, group_convolution
 from .discover.refine import refine
-from .discover.repair import repair, shift_along
+from .discover.repair import repair, set_chain
 from .discover.spectral import spectral_sites
 
 #: Names of the per-step quantities recorded in the history (in this order).
@@ -63,11 +63,7 @@ class LensModules(nn.Module):
 @torch.no_grad()
 def initialise_spectral(mods: LensModules, X: torch.Tensor, seed: int) -> None:
     """Start from the shift along the spectral sites (``discover/spectral.py``), ψ = the central site."""
-    S = spectral_sites(X.double().cpu().numpy(), seed=seed)
-    gen = mods.generator
-    gen.base.copy_(torch.as_tensor(shift_along(S, mods.padding), dtype=gen.base.dtype))
-    gen.P.zero_()
-    mods.filter.psi.copy_(torch.as_tensor(S[(mods.d - 1) // 2], dtype=mods.filter.psi.dtype))
+    set_chain(mods, spectral_sites(X.double().cpu().numpy(), seed=seed))
 
 
 def lr_schedule(cfg: LensConfig) -> np.ndarray:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .repair import repaired_rotation, shift_along
+from .repair import repaired_rotation, set_chain
 
 
 def toeplitz_residual(cov: np.ndarray) -> np.ndarray:
@@ -125,17 +125,13 @@ def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, rounds:
     return (candidates[best] if best > 0 else None), info
 
 
-@torch.no_grad()
 def refine(mods: torch.nn.Module, X_fit: torch.Tensor, X_judge: torch.Tensor, rounds: int = 3, threshold: float = 1.3,
            kurtosis_weight: float = 0.03, starts: int = 4) -> dict[str, float]:
     """Apply the refinement to ``LensModules`` in place (G = shift along the kept sites, ψ = central site)."""
-    C = mods.group_conv().double().cpu().numpy()
-    with torch.enable_grad():
-        sites, info = refined_sites(C, X_fit.double().cpu().numpy(), X_judge.double().cpu().numpy(),
-                                    rounds, threshold, kurtosis_weight, starts)
+    with torch.no_grad():
+        C = mods.group_conv().double().cpu().numpy()
+    sites, info = refined_sites(C, X_fit.double().cpu().numpy(), X_judge.double().cpu().numpy(),
+                                rounds, threshold, kurtosis_weight, starts)
     if sites is not None:
-        gen = mods.generator
-        gen.base.copy_(torch.as_tensor(shift_along(sites, mods.padding), dtype=gen.base.dtype))
-        gen.P.zero_()
-        mods.filter.psi.copy_(torch.as_tensor(sites[(mods.d - 1) // 2], dtype=mods.filter.psi.dtype))
+        set_chain(mods, sites)
     return {"refined": float(sites is not None), **info}

@@ -100,17 +100,22 @@ def shift_along(Qp: np.ndarray, padding: int) -> np.ndarray:
 
 
 @torch.no_grad()
+def set_chain(mods: torch.nn.Module, sites: np.ndarray) -> None:
+    """Make ``LensModules`` the shift along ``sites`` (orthonormal rows in chain order): G = shift_along(sites),
+    A = 0, ψ = the central site — so the group convolution's rows are the sites."""
+    gen = mods.generator
+    gen.base.copy_(torch.as_tensor(shift_along(sites, mods.padding), dtype=gen.base.dtype))
+    gen.P.zero_()
+    mods.filter.psi.copy_(torch.as_tensor(sites[(mods.d - 1) // 2], dtype=mods.filter.psi.dtype))
+
+
+@torch.no_grad()
 def repair(mods: torch.nn.Module, X: torch.Tensor, min_gain: float = 1e-3) -> dict[str, float]:
     """Apply the repair to ``LensModules`` in place when it raises the alignment by ≥ ``min_gain``."""
     C = mods.group_conv().double().cpu().numpy()
     Qp, order, gain = repaired_rotation(C, X.double().cpu().numpy())
     moved = order != sorted(order)
     if moved and gain >= min_gain:
-        G = shift_along(Qp, mods.padding)
-        gen = mods.generator
-        gen.base.copy_(torch.as_tensor(G, dtype=gen.base.dtype))
-        gen.P.zero_()
-        centre = (mods.d - 1) // 2
-        mods.filter.psi.copy_(torch.as_tensor(Qp[centre], dtype=mods.filter.psi.dtype))
+        set_chain(mods, Qp)
         return {"repaired": 1.0, "alignment_gain": gain}
     return {"repaired": 0.0, "alignment_gain": gain}
