@@ -76,13 +76,16 @@ class RefineConfig:
     """Post-training refinement of the chain (``discover/refine.py``; departure: not in the paper).
 
     ``rounds`` = 0 switches it off; ``threshold`` marks sites whose Toeplitz residual exceeds this
-    multiple of the median; ``kurtosis_weight`` keeps re-solved sites local; ``starts`` LBFGS starts.
+    multiple of the median; ``kurtosis_weight`` keeps re-solved sites local; ``starts`` LBFGS starts;
+    ``min_similarity`` is the trust region: a refined chain whose generator has a lower cosine
+    than this with the trained chain's is not kept.
     """
 
     rounds: int = 3
     threshold: float = 1.3
     kurtosis_weight: float = 0.03
     starts: int = 4
+    min_similarity: float = 0.9
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,9 +124,10 @@ class LensConfig:
             if not getattr(self, name) > 0:
                 raise SymscopeInputError(f"config: {name} must be > 0, got {getattr(self, name)}")
         r = self.refine
-        if r.rounds < 0 or r.starts < 1 or not r.threshold > 0 or r.kurtosis_weight < 0:
-            raise SymscopeInputError(f"config: refine needs rounds >= 0, starts >= 1, threshold > 0 and "
-                                     f"kurtosis_weight >= 0, got {r}")
+        if (r.rounds < 0 or r.starts < 1 or not r.threshold > 0 or r.kurtosis_weight < 0
+                or not -1 <= r.min_similarity <= 1):
+            raise SymscopeInputError(f"config: refine needs rounds >= 0, starts >= 1, threshold > 0, "
+                                     f"kurtosis_weight >= 0 and min_similarity in [-1, 1], got {r}")
         if self.init not in ("identity", "spectral"):
             raise SymscopeInputError(f"config: init must be 'identity' or 'spectral', got {self.init!r}")
         if self.padding is not None and self.padding < 0:

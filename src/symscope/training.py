@@ -279,12 +279,14 @@ class Trainer:
 
             tqdm.write("symscope: refining the chain (discover/refine.py) ...")
         start = time.perf_counter()
-        perm = torch.randperm(X.shape[0], generator=self.rng).to(self.device)
+        # its own generator (not the training RNG): the refinement is a function of the trained state,
+        # the data and the seed, so it can be re-done from ``trained_modules``
+        perm = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(self.seed + 2)).to(self.device)
         k = min(self.cfg.repair_samples, X.shape[0] // 2)
         fit, judge = X[perm[:k]], X[perm[k : 2 * k]]
         before = self.monitor(self.mods) if self.monitor is not None else {}
         self.trained_modules = {k: v.detach().cpu().clone() for k, v in self.mods.state_dict().items()}
-        event = refine(self.mods, fit, judge, r.rounds, r.threshold, r.kurtosis_weight, r.starts)
+        event = refine(self.mods, fit, judge, r.rounds, r.threshold, r.kurtosis_weight, r.starts, r.min_similarity)
         after = self.monitor(self.mods) if self.monitor is not None else {}
         seconds = time.perf_counter() - start
         self.state.elapsed += seconds

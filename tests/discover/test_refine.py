@@ -7,7 +7,8 @@ from scipy.stats import ortho_group
 
 from symscope import LensConfig, make_dataset, recovery_report
 from symscope.data import shift_matrix
-from symscope.discover.refine import refine, refined_sites, resolve_defects, stationarity_gap, toeplitz_residual
+from symscope.discover.refine import (chain_similarity, refine, refined_sites, resolve_defects, stationarity_gap,
+                                      toeplitz_residual)
 from symscope.discover.repair import shift_along
 from symscope.training import LensModules
 
@@ -76,6 +77,17 @@ def test_resolve_defects_repairs_a_local_defect_and_leaves_the_rest(chain):
     assert _cosine(sites, G) > max(0.98, before + 0.02)
 
 
+def test_trust_region_keeps_the_trained_chain_when_no_candidate_is_close_enough(chain):
+    X, truth, defective, G = chain
+    assert chain_similarity(truth, truth) == pytest.approx(1.0)
+    assert chain_similarity(truth, truth[::-1]) == pytest.approx(0.0)  # reversed: the inverse shift, disjoint
+    assert 0.5 < chain_similarity(truth, defective) < 1.0
+    sites, info = refined_sites(defective, X[:14_000], X[14_000:], rounds=1, starts=2, min_similarity=1.0)
+    assert sites is None and info["kept_round"] == 0 and info["outside_trust_region"] == 1
+    sites, info = refined_sites(defective, X[:14_000], X[14_000:], rounds=1, starts=2)
+    assert sites is not None and info["similarity"] >= 0.9 and _cosine(sites, G) > 0.98
+
+
 def test_refined_sites_keeps_an_exact_chain(chain):
     X, truth, _, G = chain
     sites, info = refined_sites(truth, X[:14_000], X[14_000:], rounds=2, starts=2)
@@ -130,7 +142,8 @@ def test_refine_can_be_switched_off_and_is_skipped_for_circulant_padding(tmp_pat
     assert event["refined"] == 0.0 and event["skipped"] == "circulant padding"
 
 
-@pytest.mark.parametrize("bad", [dict(rounds=-1), dict(starts=0), dict(threshold=0.0), dict(kurtosis_weight=-1.0)])
+@pytest.mark.parametrize("bad", [dict(rounds=-1), dict(starts=0), dict(threshold=0.0), dict(kurtosis_weight=-1.0),
+                                 dict(min_similarity=1.5)])
 def test_bad_refine_config_is_a_clear_error(bad):
     from symscope import RefineConfig, SymscopeInputError
 
