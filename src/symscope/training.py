@@ -27,7 +27,7 @@ from .config import LensConfig
 from .discover import losses as L
 from .discover.density import ConditionalMixture, MarginalMixture
 from .discover.model import OrthogonalGenerator, ResolvingFilter, group_convolution
-from .discover.refine import refine
+from .discover.refine import refine, refine_split
 from .discover.repair import repair, set_chain
 from .discover.spectral import spectral_sites
 
@@ -264,7 +264,8 @@ class Trainer:
     def finish(self, X: torch.Tensor) -> None:
         """After the last step, refine the chain once (``discover/refine.py``); recorded as an event.
 
-        Held-out judging: the rounds see ``repair_samples`` samples, the judge up to as many others.
+        Held-out judging: the rounds see ``repair_samples`` samples, the judge up to as many others,
+        both drawn from the seed (``refine_split``), not from the training RNG.
         A resumed run whose checkpoint already holds the refine event does nothing here.
         """
         r = self.cfg.refine
@@ -279,11 +280,7 @@ class Trainer:
 
             tqdm.write("symscope: refining the chain (discover/refine.py) ...")
         start = time.perf_counter()
-        # its own generator (not the training RNG): the refinement is a function of the trained state,
-        # the data and the seed, so it can be re-done from ``trained_modules``
-        perm = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(self.seed + 2)).to(self.device)
-        k = min(self.cfg.repair_samples, X.shape[0] // 2)
-        fit, judge = X[perm[:k]], X[perm[k : 2 * k]]
+        fit, judge = refine_split(X, self.seed, self.cfg.repair_samples)
         before = self.monitor(self.mods) if self.monitor is not None else {}
         self.trained_modules = {k: v.detach().cpu().clone() for k, v in self.mods.state_dict().items()}
         event = refine(self.mods, fit, judge, r.rounds, r.threshold, r.kurtosis_weight, r.starts, r.min_similarity)

@@ -146,6 +146,17 @@ def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, rounds:
     return (candidates[best] if best > 0 else None), info
 
 
+def refine_split(X: torch.Tensor, seed: int, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fit, judge): disjoint random subsets of X (``samples`` each, at most half of X), drawn from the seed.
+
+    Its own generator, not the training RNG: the refinement is a function of the trained state, the
+    data and the seed, so it can be re-done from a saved trained state (``benchmarks/refine_saved.py``).
+    """
+    perm = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(seed + 2)).to(X.device)
+    k = min(samples, X.shape[0] // 2)
+    return X[perm[:k]], X[perm[k : 2 * k]]
+
+
 def refine(mods: torch.nn.Module, X_fit: torch.Tensor, X_judge: torch.Tensor, rounds: int = 3, threshold: float = 1.3,
            kurtosis_weight: float = 0.03, starts: int = 4, min_similarity: float = 0.9) -> dict[str, float]:
     """Apply the refinement to ``LensModules`` in place (G = shift along the kept sites, ψ = central site)."""

@@ -1,0 +1,143 @@
+"""Apply the engine's final refinement to saved *trained* states, without training again.
+
+    python benchmarks/refine_saved.py benchmarks/results/trained/*.npz --runs paper-seeds234 --tag paper-refined-saved
+
+The refinement (``symscope.discover.refine``) runs after the last training step and is a function
+of the trained group convolution C, the data and the seed only (its samples come from
+``refine_split``). So a run trained before the refinement existed, or trained once and refined
+under other settings (``--config``), can be refined here exactly as ``SymmetryLens.fit`` would:
+same standardisation, same split, same rounds, same trust region, the lens rebuilt the same way.
+
+Inputs: ``DATASET-seedS.npz`` files holding the trained ``C`` (d × d), or training checkpoints
+(``.pt`` from ``recovery.py --checkpoint-dir``) that hold ``trained_modules``. The data are the
+built-in dataset (n = ``--n``, noise ``--noise``, data seed = S, as ``recovery.py`` makes them).
+``--runs TAG…`` names the recovery results of the runs that produced the states: their records
+give the cosine before the refinement and the training wall time, which this script adds to the
+refinement's own time. Records go to ``benchmarks/results/recovery-<tag>.jsonl`` / ``.md`` in
+``recovery.py``'s format (with ``refined_from_saved_state: true``), so ``recovery.py --combine``
+and ``side_by_side.py`` read them like any other run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import recovery  # noqa: E402
+
+NAME = re.compile(r"^(?P<dataset>[a-z-]+?)(-d\d+-n\d+-noise[\d.]+)?-seed(?P<seed>\d+)(-steps\d+)?$")
+
+
+def trained_group_conv(path: Path, cfg) -> np.ndarray:
+    """The trained C of an ``.npz`` (key ``C``) or of a checkpoint's ``trained_modules``."""
+    if path.suffix == ".npz":
+        return np.load(path)["C"]
+    import torch
+
+    from symscope.training import LensModules
+
+    ckpt = torch.load(path, weights_only=True, map_location="cpu")
+    if "trained_modules" not in ckpt:
+        raise ValueError("checkpoint holds no trained_modules (refined before the engine kept the trained state)")
+    state = ckpt["trained_modules"]
+    mods = LensModules(int(state["filter.psi"].shape[0]), cfg, int(ckpt["seed"]))
+    mods.load_state_dict(state)
+    with torch.no_grad():
+        return mods.group_conv().double().numpy()
+
+
+def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
+    """Refine one saved state; the record ``recovery.py`` would have written for the run, refined."""
+    import torch
+
+    from symscope import make_dataset, recovery_report
+    from symscope.discover.refine import refine_split, refined_sites
+    from symscope.discover.repair import set_chain
+    from symscope.training import LensModules
+
+    m = NAME.match(path.stem if path.suffix != ".pt" else path.name[: -len(".pt")])
+    if m is None:
+        raise ValueError(f"cannot read dataset and seed from the file name {path.name} (want DATASET-seedS.npz)")
+    name, seed = m["dataset"], int(m["seed"])
+    C = trained_group_conv(path, cfg)
+    d = C.shape[0]
+    base = runs.get((name, seed, d, n, noise))
+    if base is None:
+        raise ValueError(f"no recorded run for {name} seed {seed} d={d} n={n} noise={noise} under --runs")
+    ds = make_dataset(name, n=n, d=d, seed=seed, noise=noise)
+    X = torch.as_tensor((ds.X - float(ds.X.mean())) / float(ds.X.std()), dtype=torch.float32)  # as SymmetryLens.fit
+    start = time.perf_counter()
+    fit, judge = refine_split(X, seed, cfg.repair_samples)
+    r = cfg.refine
+    sites, info = refined_sites(C, fit.double().numpy(), judge.double().numpy(), r.rounds, r.threshold,
+                                r.kurtosis_weight, r.starts, r.min_similarity)  # what refine() does with the lens's C
+    seconds = time.perf_counter() - start
+    before = base.get("cosine_before_refine", base["cosine"])
+    if sites is not None:
+        mods = LensModules(d, cfg, seed)
+        set_chain(mods, sites)  # the lens rebuilt as refine() rebuilds it
+        with torch.no_grad():
+            rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
+    else:  # the lens is left as trained: its recorded figures stand
+        rep = {k: base[k] for k in recovery_report(np.eye(d), ds.generator).to_dict()}
+    wall = base["wall_seconds"] + seconds
+    return dict(base, **rep, wall_seconds=round(wall, 1), seconds_per_step=round(wall / base["steps"], 4),
+                cosine_before_refine=before, refined=sites is not None, refined_from_saved_state=True,
+                refine_similarity=info["similarity"], refine_source=path.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("states", nargs="+", type=Path, help="DATASET-seedS.npz files (key C) or checkpoints (.pt)")
+    ap.add_argument("--runs", nargs="+", required=True, metavar="TAG", help="recovery tags of the runs that trained them")
+    ap.add_argument("--tag", required=True, help="results file suffix for the refined records")
+    ap.add_argument("--config", help="LensConfig file whose refine settings to use; default: LensConfig()")
+    ap.add_argument("--n", type=int, default=50_000)
+    ap.add_argument("--noise", type=float, default=0.05)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    from symscope import LensConfig, SymscopeInputError
+
+    try:
+        cfg = LensConfig.from_file(args.config) if args.config else LensConfig()
+    except SymscopeInputError as exc:
+        ap.error(str(exc))
+    runs = {}
+    for tag in args.runs:
+        log = recovery.RESULTS / f"recovery-{tag}.jsonl"
+        if not log.exists():
+            ap.error(f"no results file {log}")
+        runs.update({(r["dataset"], r["seed"], r["d"], r["n"], r["noise"]): r for r in recovery.load_log(log)})
+    log = recovery.RESULTS / f"recovery-{args.tag}.jsonl"
+    done = {r["refine_source"] for r in recovery.load_log(log)}
+    for path in args.states:
+        if path.name in done:
+            continue
+        try:
+            rec = refine_one(path, cfg, args.n, args.noise, runs)
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            ap.error(f"{path}: {exc}")
+        recovery.append_log(log, rec)
+        print(f"{rec['dataset']:<20} seed={rec['seed']}  cosine {rec['cosine_before_refine']:.4f} -> {rec['cosine']:.4f}"
+              f"  ({'refined' if rec['refined'] else 'kept the trained chain'}, similarity {rec['refine_similarity']:.3f})",
+              flush=True)
+    recovery.write_report(recovery.RESULTS / f"recovery-{args.tag}.md", f"Recovery benchmark: {args.tag} (refined saved states)",
+                          argv, "Trained states refined after the fact by `benchmarks/refine_saved.py` (the engine's final "
+                          "refinement, same split and settings as `SymmetryLens.fit`); wall time = the original run's "
+                          "training time + the refinement's.", recovery.table(recovery.load_log(log), recovery.CELL),
+                          script="refine_saved.py")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
