@@ -21,6 +21,7 @@ and ``side_by_side.py`` read them like any other run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -75,9 +76,8 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
     X = torch.as_tensor((ds.X - float(ds.X.mean())) / float(ds.X.std()), dtype=torch.float32)  # as SymmetryLens.fit
     start = time.perf_counter()
     fit, judge = refine_split(X, seed, cfg.repair_samples)
-    r = cfg.refine
-    sites, info = refined_sites(C, fit.double().numpy(), judge.double().numpy(), r.rounds, r.threshold,
-                                r.kurtosis_weight, r.starts, r.min_similarity)  # what refine() does with the lens's C
+    # what refine() does with the lens's C
+    sites, info = refined_sites(C, fit.double().numpy(), judge.double().numpy(), **dataclasses.asdict(cfg.refine))
     seconds = time.perf_counter() - start
     before = base.get("cosine_before_refine", base["cosine"])
     if sites is not None:

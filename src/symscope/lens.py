@@ -65,7 +65,8 @@ class SymmetryLens:
 
     Learned attributes: ``generator_`` (d, d) central crop of G = expm(A); ``filter_`` (d,) unit ψ;
     ``group_conv_`` (d, d) with rows ψᵀGᵏ; ``history_`` (list of dicts); ``events_`` (chain
-    repairs: step, whether applied, alignment gain); ``mean_``, ``scale_``
+    repairs: step, whether applied, alignment gain; the final ``refine`` event: kept round,
+    stationarity gap before/after, similarity to the trained chain); ``mean_``, ``scale_``
     (global standardisation); ``n_features_in_``; ``run_record_`` (versions, device, timings).
     """
 

@@ -10,6 +10,7 @@ a second forward pass with fresh filter noise for the estimators; sharing it hal
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import threading
@@ -142,8 +143,7 @@ class Trainer:
         After the final refinement it also holds ``trained_modules``: the modules as training left
         them, so the refinement can be studied or re-done from the trained state.
         """
-        extra = {} if self.trained_modules is None else {"trained_modules": self.trained_modules}
-        return dict(**extra,
+        ckpt = dict(
             format="symscope-checkpoint-1",
             config=self.cfg.to_dict(),
             seed=self.seed,
@@ -156,6 +156,9 @@ class Trainer:
             events=self.state.events,
             elapsed=self.state.elapsed,
         )
+        if self.trained_modules is not None:
+            ckpt["trained_modules"] = self.trained_modules
+        return ckpt
 
     def save_checkpoint(self, path: str | Path) -> None:
         tmp = Path(str(path) + ".tmp")
@@ -283,7 +286,7 @@ class Trainer:
         fit, judge = refine_split(X, self.seed, self.cfg.repair_samples)
         before = self.monitor(self.mods) if self.monitor is not None else {}
         self.trained_modules = {k: v.detach().cpu().clone() for k, v in self.mods.state_dict().items()}
-        event = refine(self.mods, fit, judge, r.rounds, r.threshold, r.kurtosis_weight, r.starts, r.min_similarity)
+        event = refine(self.mods, fit, judge, **dataclasses.asdict(r))
         after = self.monitor(self.mods) if self.monitor is not None else {}
         seconds = time.perf_counter() - start
         self.state.elapsed += seconds
