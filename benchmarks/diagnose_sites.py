@@ -30,7 +30,7 @@ replaced by a rotation of their own span, fitted (LBFGS, 4 starts) so that their
 every site match the autocovariance read off the other sites (second-order stationarity) while
 their mean kurtosis stays high (locality); the exact sites are left untouched. Only the cosine
 uses the truth. (The engine applies up to 3 such rounds after training and keeps the most
-stationary result; see ``discover/refine.py``.)
+stationary result within a trust region around the trained chain; see ``discover/refine.py``.)
 """
 
 from __future__ import annotations

@@ -23,35 +23,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import pickle
 import re
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
 import recovery  # noqa: E402
+from diagnose_sites import learned_group_conv  # noqa: E402
 
 NAME = re.compile(r"^(?P<dataset>[a-z-]+?)(-d\d+-n\d+-noise[\d.]+)?-seed(?P<seed>\d+)(-steps\d+)?$")
-
-
-def trained_group_conv(path: Path, cfg) -> np.ndarray:
-    """The trained C of an ``.npz`` (key ``C``) or of a checkpoint's ``trained_modules``."""
-    if path.suffix == ".npz":
-        return np.load(path)["C"]
-    import torch
-
-    from symscope.training import LensModules
-
-    ckpt = torch.load(path, weights_only=True, map_location="cpu")
-    if "trained_modules" not in ckpt:
-        raise ValueError("checkpoint holds no trained_modules (refined before the engine kept the trained state)")
-    state = ckpt["trained_modules"]
-    mods = LensModules(int(state["filter.psi"].shape[0]), cfg, int(ckpt["seed"]))
-    mods.load_state_dict(state)
-    with torch.no_grad():
-        return mods.group_conv().double().numpy()
 
 
 def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
@@ -67,7 +49,7 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
     if m is None:
         raise ValueError(f"cannot read dataset and seed from the file name {path.name} (want DATASET-seedS.npz)")
     name, seed = m["dataset"], int(m["seed"])
-    C = trained_group_conv(path, cfg)
+    C = learned_group_conv(path, before_refine=path.suffix == ".pt")  # a checkpoint: its trained_modules
     d = C.shape[0]
     base = runs.get((name, seed, d, n, noise))
     if base is None:
@@ -86,7 +68,7 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
         with torch.no_grad():
             rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
     else:  # the lens is left as trained: its recorded figures stand
-        rep = {k: base[k] for k in recovery_report(np.eye(d), ds.generator).to_dict()}
+        rep = {}
     wall = base["wall_seconds"] + seconds
     return dict(base, **rep, wall_seconds=round(wall, 1), seconds_per_step=round(wall / base["steps"], 4),
                 cosine_before_refine=before, refined=sites is not None, refined_from_saved_state=True,
@@ -125,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             rec = refine_one(path, cfg, args.n, args.noise, runs)
-        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        except (OSError, KeyError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
             ap.error(f"{path}: {exc}")
         recovery.append_log(log, rec)
         print(f"{rec['dataset']:<20} seed={rec['seed']}  cosine {rec['cosine_before_refine']:.4f} -> {rec['cosine']:.4f}"

@@ -238,7 +238,6 @@ def test_refine_saved_reproduces_the_engines_refinement_from_the_trained_state(t
     import torch
 
     import refine_saved
-    from symscope import LensConfig
 
     monkeypatch.setattr(recovery, "RESULTS", tmp_path)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -250,7 +249,7 @@ def test_refine_saved_reproduces_the_engines_refinement_from_the_trained_state(t
         (ckpt,) = (tmp_path / "ck").glob("*.pt")
         assert refine_saved.main([str(ckpt), "--runs", "t", "--tag", "again", "--n", "2000"]) == 0
         # the trained C exported to an .npz gives the same
-        np.savez(tmp_path / "gaussian-shift-seed0.npz", C=refine_saved.trained_group_conv(ckpt, LensConfig()))
+        np.savez(tmp_path / "gaussian-shift-seed0.npz", C=refine_saved.learned_group_conv(ckpt, before_refine=True))
         assert refine_saved.main([str(tmp_path / "gaussian-shift-seed0.npz"), "--runs", "t", "--tag", "npz", "--n",
                                   "2000"]) == 0
     finally:
