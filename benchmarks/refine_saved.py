@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).parent))
 import recovery  # noqa: E402
 from diagnose_sites import learned_group_conv  # noqa: E402
@@ -50,6 +52,8 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
         raise ValueError(f"cannot read dataset and seed from the file name {path.name} (want DATASET-seedS.npz)")
     name, seed = m["dataset"], int(m["seed"])
     C = learned_group_conv(path, before_refine=path.suffix == ".pt")  # a checkpoint: its trained_modules
+    if C.ndim != 2 or C.shape[0] != C.shape[1] or not np.isfinite(C).all():
+        raise ValueError(f"expected a finite square (d, d) group convolution, got shape {C.shape}")
     d = C.shape[0]
     base = runs.get((name, seed, d, n, noise))
     if base is None:

@@ -261,4 +261,8 @@ def test_refine_saved_reproduces_the_engines_refinement_from_the_trained_state(t
         assert again["cosine_before_refine"] == pytest.approx(rec["cosine_before_refine"])
     with pytest.raises(SystemExit):  # a file name without dataset and seed is one clear error
         refine_saved.main([str(tmp_path / "ck"), "--runs", "t", "--tag", "x"])
+    np.savez(tmp_path / "gaussian-shift-seed0.npz", C=np.full((9, 9), np.nan))
+    with pytest.raises(SystemExit):  # so is a non-finite matrix
+        refine_saved.main([str(tmp_path / "gaussian-shift-seed0.npz"), "--runs", "t", "--tag", "x", "--n", "2000"])
+    assert not (tmp_path / "recovery-x.jsonl").exists()
 
