@@ -57,7 +57,7 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
     if checkpoint_dir is not None:
         ckpt = Path(checkpoint_dir) / f"{name}-d{d}-n{n}-noise{noise}-seed{seed}-steps{cfg.steps}.pt"
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-        fit_kw = dict(checkpoint_path=ckpt, truth=ds.generator, resume_from=ckpt if ckpt.exists() else None)
+        fit_kw.update(checkpoint_path=ckpt, resume_from=ckpt if ckpt.exists() else None)
     start = time.perf_counter()
     lens = SymmetryLens(cfg, seed=seed, device=device, progress=False).fit(ds.X, **fit_kw)
     wall = time.perf_counter() - start

@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..data.actions import true_generator
 from .repair import repaired_rotation, set_chain
 
 
@@ -111,8 +112,7 @@ def resolve_defects(sites: np.ndarray, X: np.ndarray, threshold: float = 1.3, ku
 
 def chain_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine between the shifts along two chains of sites (Frobenius, of the d × d generators SᵀS_dS)."""
-    shift = np.eye(len(a), k=-1)
-    ga, gb = a.T @ shift @ a, b.T @ shift @ b
+    ga, gb = true_generator(a.T), true_generator(b.T)
     return float((ga * gb).sum() / (np.linalg.norm(ga) * np.linalg.norm(gb)))
 
 
