@@ -63,7 +63,8 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
     start = time.perf_counter()
     fit, judge = refine_split(X, seed, cfg.repair_samples)
     # what refine() does with the lens's C
-    sites, info = refined_sites(C, fit.double().numpy(), judge.double().numpy(), **dataclasses.asdict(cfg.refine))
+    sites, info = refined_sites(C, fit.double().numpy(), judge.double().numpy(), **dataclasses.asdict(cfg.refine),
+                                seed=seed)
     seconds = time.perf_counter() - start
     before = base.get("cosine_before_refine", base["cosine"])
     if sites is not None:
@@ -71,12 +72,20 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
         set_chain(mods, sites)  # the lens rebuilt as refine() rebuilds it
         with torch.no_grad():
             rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
+    elif base.get("refined"):  # the recorded run was refined (older settings): score the trained lens itself
+        if path.suffix != ".pt":
+            raise ValueError(f"the run recorded for {path.name} was refined; its trained lens is only in a checkpoint (.pt)")
+        ckpt = torch.load(path, weights_only=True, map_location="cpu")
+        mods = LensModules(d, cfg, seed)
+        mods.load_state_dict(ckpt["trained_modules"])
+        with torch.no_grad():
+            rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
     else:  # the lens is left as trained: its recorded figures stand
         rep = {}
     wall = base["wall_seconds"] + seconds
     return dict(base, **rep, wall_seconds=round(wall, 1), seconds_per_step=round(wall / base["steps"], 4),
                 cosine_before_refine=before, refined=sites is not None, refined_from_saved_state=True,
-                refine_similarity=info["similarity"], refine_source=path.name)
+                refine_similarity=info["similarity"], refine_kept=info["kept"], refine_source=path.name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{path}: {exc}")
         recovery.append_log(log, rec)
         print(f"{rec['dataset']:<20} seed={rec['seed']}  cosine {rec['cosine_before_refine']:.4f} -> {rec['cosine']:.4f}"
-              f"  ({'refined' if rec['refined'] else 'kept the trained chain'}, similarity {rec['refine_similarity']:.3f})",
+              f"  (kept {rec['refine_kept']}, similarity {rec['refine_similarity']:.3f})",
               flush=True)
     recovery.write_report(recovery.RESULTS / f"recovery-{args.tag}.md", f"Recovery benchmark: {args.tag} (refined saved states)",
                           argv, "Trained states refined after the fact by `benchmarks/refine_saved.py` (the engine's final "

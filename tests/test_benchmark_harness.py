@@ -191,7 +191,7 @@ def test_diagnose_reads_the_group_convolution_from_a_checkpoint(tmp_path):
     assert np.allclose(diagnose_sites.learned_group_conv(ckpt), lens.group_conv_, atol=1e-5)
     from symscope import RefineConfig
 
-    unrefined = SymmetryLens(LensConfig(steps=4, batch_size=128, refine=RefineConfig(rounds=0)), seed=3,
+    unrefined = SymmetryLens(LensConfig(steps=4, batch_size=128, refine=RefineConfig(enabled=False)), seed=3,
                              device="cpu", progress=False).fit(ds.X, checkpoint_path=tmp_path / "plain.pt")
     # the checkpoint keeps the trained state: the same as a run without the refinement
     assert np.allclose(diagnose_sites.learned_group_conv(ckpt, before_refine=True), unrefined.group_conv_, atol=1e-6)

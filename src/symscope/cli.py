@@ -148,8 +148,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
           f"({rec['steps']} steps, {rec['train_seconds']:.0f} s on {rec['device']})")
     refine = next((e for e in lens.events_ if e["event"] == "refine"), None)
     if refine is not None and "skipped" not in refine:
-        kept = (f"kept round {int(refine['kept_round'])} of {int(refine['rounds_run'])}, {int(refine['sites_resolved'])} "
-                f"sites re-solved" if refine["refined"] else f"kept the trained chain ({int(refine['rounds_run'])} rounds tried)")
+        tried = f"{int(refine['candidates'])} candidates"
+        kept = (f"kept the {refine['kept']} chain of {tried}" if refine["refined"] else f"kept the trained chain ({tried})")
         before = f"; cosine before {refine['cosine_before']:.4f}" if "cosine_before" in refine else ""
         print(f"final refinement: {kept}{before}")
     if metrics is not None:

@@ -75,17 +75,29 @@ class DensityConfig:
 class RefineConfig:
     """Post-training refinement of the chain (``discover/refine.py``; departure: not in the paper).
 
-    ``rounds`` = 0 switches it off; ``threshold`` marks sites whose Toeplitz residual exceeds this
-    multiple of the median; ``kurtosis_weight`` keeps re-solved sites local; ``starts`` LBFGS starts;
-    ``min_similarity`` is the trust region: a refined chain whose generator has a lower cosine
-    than this with the trained chain's is not kept.
+    ``enabled`` = False switches it off; ``rounds`` local re-solve rounds;
+    ``threshold`` marks sites whose Toeplitz residual exceeds this multiple of the median;
+    ``kurtosis_weight`` keeps re-solved sites local (local and global re-solve, and the judge);
+    ``starts`` LBFGS starts of the local re-solve; ``polish`` adds each candidate after the global
+    re-solve (``polish_iters`` LBFGS iterations); ``spectral`` adds the spectral chain as a
+    candidate; ``min_similarity`` > 0 is a trust region: a candidate whose generator has a lower
+    cosine than this with the trained chain's is not kept (0: off).
     """
 
+    enabled: bool = True
     rounds: int = 3
     threshold: float = 1.3
     kurtosis_weight: float = 0.03
     starts: int = 4
-    min_similarity: float = 0.9
+    min_similarity: float = 0.0
+    polish: bool = True
+    polish_iters: int = 500
+    spectral: bool = True
+
+    @property
+    def active(self) -> bool:
+        """Whether the refinement has anything to do."""
+        return self.enabled and (self.rounds > 0 or self.polish or self.spectral)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,9 +137,10 @@ class LensConfig:
                 raise SymscopeInputError(f"config: {name} must be > 0, got {getattr(self, name)}")
         r = self.refine
         if (r.rounds < 0 or r.starts < 1 or not r.threshold > 0 or r.kurtosis_weight < 0
-                or not -1 <= r.min_similarity <= 1):
+                or not -1 <= r.min_similarity <= 1 or r.polish_iters < 1):
             raise SymscopeInputError(f"config: refine needs rounds >= 0, starts >= 1, threshold > 0, "
-                                     f"kurtosis_weight >= 0 and min_similarity in [-1, 1], got {r}")
+                                     f"kurtosis_weight >= 0, min_similarity in [-1, 1] and polish_iters >= 1, "
+                                     f"got {r}")
         if self.init not in ("identity", "spectral"):
             raise SymscopeInputError(f"config: init must be 'identity' or 'spectral', got {self.init!r}")
         if self.padding is not None and self.padding < 0:

@@ -272,7 +272,7 @@ class Trainer:
         A resumed run whose checkpoint already holds the refine event does nothing here.
         """
         r = self.cfg.refine
-        if r.rounds == 0 or self.state.step < self.cfg.steps or any(e["event"] == "refine" for e in self.state.events):
+        if not r.active or self.state.step < self.cfg.steps or any(e["event"] == "refine" for e in self.state.events):
             return
         s = self.state.step
         if self.mods.padding == 0:  # refine (like the repair) assumes an open chain
@@ -286,7 +286,7 @@ class Trainer:
         fit, judge = refine_split(X, self.seed, self.cfg.repair_samples)
         before = self.monitor(self.mods) if self.monitor is not None else {}
         self.trained_modules = {k: v.detach().cpu().clone() for k, v in self.mods.state_dict().items()}
-        event = refine(self.mods, fit, judge, **dataclasses.asdict(r))
+        event = refine(self.mods, fit, judge, **dataclasses.asdict(r), seed=self.seed)
         after = self.monitor(self.mods) if self.monitor is not None else {}
         seconds = time.perf_counter() - start
         self.state.elapsed += seconds
