@@ -252,6 +252,10 @@ def test_refine_saved_reproduces_the_engines_refinement_from_the_trained_state(t
         np.savez(tmp_path / "gaussian-shift-seed0.npz", C=refine_saved.learned_group_conv(ckpt, before_refine=True))
         assert refine_saved.main([str(tmp_path / "gaussian-shift-seed0.npz"), "--runs", "t", "--tag", "npz", "--n",
                                   "2000"]) == 0
+        # settings that keep the trained chain, on a run recorded refined: the record is the trained lens's
+        (tmp_path / "keep.json").write_text('{"refine": {"min_similarity": 1.0}}')
+        assert refine_saved.main([str(ckpt), "--runs", "t", "--tag", "kept", "--n", "2000", "--config",
+                                  str(tmp_path / "keep.json")]) == 0
     finally:
         torch.set_num_threads(threads)
     for tag in ("again", "npz"):
@@ -259,6 +263,10 @@ def test_refine_saved_reproduces_the_engines_refinement_from_the_trained_state(t
         assert again["refined_from_saved_state"] and again["refined"]
         assert again["cosine"] == pytest.approx(rec["cosine"], abs=1e-9)  # exactly what fit() did
         assert again["cosine_before_refine"] == pytest.approx(rec["cosine_before_refine"])
+    (kept,) = recovery.load_log(tmp_path / "recovery-kept.jsonl")
+    assert not kept["refined"] and kept["refine_kept"] == "trained"
+    assert abs(rec["cosine"] - rec["cosine_before_refine"]) > 1e-3  # the recorded run was changed by its refinement
+    assert kept["cosine"] == pytest.approx(rec["cosine_before_refine"], abs=1e-6)
     with pytest.raises(SystemExit):  # a file name without dataset and seed is one clear error
         refine_saved.main([str(tmp_path / "ck"), "--runs", "t", "--tag", "x"])
     np.savez(tmp_path / "gaussian-shift-seed0.npz", C=np.full((9, 9), np.nan))
