@@ -54,11 +54,15 @@ from .repair import repaired_rotation, set_chain
 from .spectral import spectral_sites
 
 
+def _lags(d: int) -> np.ndarray:
+    """|i − j| for a d × d matrix: the diagonal each entry lies on."""
+    return np.abs(np.arange(d)[:, None] - np.arange(d)[None, :])
+
+
 def toeplitz_residual(cov: np.ndarray) -> np.ndarray:
     """Per site: norm of its row of ``cov`` minus the Toeplitz matrix of median diagonals, / the median site's."""
-    d = len(cov)
-    lag = np.abs(np.arange(d)[:, None] - np.arange(d)[None, :])
-    residual = np.linalg.norm(cov - np.array([np.median(np.diagonal(cov, m)) for m in range(d)])[lag], axis=1)
+    residual = np.linalg.norm(cov - np.array([np.median(np.diagonal(cov, m)) for m in range(len(cov))])[_lags(len(cov))],
+                              axis=1)
     return residual / np.median(residual)
 
 
@@ -138,10 +142,6 @@ def chain_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine between the shifts along two chains of sites (Frobenius, of the d × d generators SᵀS_dS)."""
     ga, gb = true_generator(a.T), true_generator(b.T)
     return float((ga * gb).sum() / (np.linalg.norm(ga) * np.linalg.norm(gb)))
-
-
-def _lags(d: int) -> np.ndarray:
-    return np.abs(np.arange(d)[:, None] - np.arange(d)[None, :])
 
 
 @_one_thread()
