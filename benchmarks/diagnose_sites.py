@@ -47,6 +47,24 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
 from symscope.discover.refine import resolve_defects, toeplitz_residual  # noqa: E402
 
 
+def checkpoint_modules(path: Path, before_refine: bool = False):
+    """The ``LensModules`` of a training checkpoint (``.pt``, e.g. from ``recovery.py --checkpoint-dir``);
+    with ``before_refine`` its state as training left it, before the final refinement (``trained_modules``)."""
+    import torch
+
+    from symscope import LensConfig
+    from symscope.training import LensModules
+
+    ckpt = torch.load(path, weights_only=True, map_location="cpu")
+    d = int(ckpt["modules"]["filter.psi"].shape[0])
+    mods = LensModules(d, LensConfig.from_dict(ckpt["config"]), int(ckpt["seed"]))
+    if before_refine and "trained_modules" not in ckpt:
+        raise ValueError("this checkpoint holds no state before the final refinement (not refined yet, "
+                         "or written before the engine kept it)")
+    mods.load_state_dict(ckpt["trained_modules" if before_refine else "modules"])
+    return mods
+
+
 def learned_group_conv(path: Path, before_refine: bool = False) -> np.ndarray:
     """The group-convolution matrix C of a run folder, a ``.npy``/``.npz`` file or a training checkpoint
     (``.pt``, e.g. from ``recovery.py --checkpoint-dir``); with ``before_refine`` the checkpoint's
@@ -56,16 +74,7 @@ def learned_group_conv(path: Path, before_refine: bool = False) -> np.ndarray:
     if path.suffix == ".pt":
         import torch
 
-        from symscope import LensConfig
-        from symscope.training import LensModules
-
-        ckpt = torch.load(path, weights_only=True, map_location="cpu")
-        d = int(ckpt["modules"]["filter.psi"].shape[0])
-        mods = LensModules(d, LensConfig.from_dict(ckpt["config"]), int(ckpt["seed"]))
-        if before_refine and "trained_modules" not in ckpt:
-            raise ValueError("this checkpoint holds no state before the final refinement (not refined yet, "
-                             "or written before the engine kept it)")
-        mods.load_state_dict(ckpt["trained_modules" if before_refine else "modules"])
+        mods = checkpoint_modules(path, before_refine)
         with torch.no_grad():
             return mods.group_conv().double().numpy()
     if path.suffix == ".npz":

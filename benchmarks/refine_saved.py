@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import recovery  # noqa: E402
-from diagnose_sites import learned_group_conv  # noqa: E402
+from diagnose_sites import checkpoint_modules, learned_group_conv  # noqa: E402
 
 NAME = re.compile(r"^(?P<dataset>[a-z-]+?)(-d\d+-n\d+-noise[\d.]+)?-seed(?P<seed>\d+)(-steps\d+)?$")
 
@@ -75,9 +75,7 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
     elif base.get("refined"):  # the recorded run was refined (older settings): score the trained lens itself
         if path.suffix != ".pt":
             raise ValueError(f"the run recorded for {path.name} was refined; its trained lens is only in a checkpoint (.pt)")
-        ckpt = torch.load(path, weights_only=True, map_location="cpu")
-        mods = LensModules(d, cfg, seed)
-        mods.load_state_dict(ckpt["trained_modules"])
+        mods = checkpoint_modules(path, before_refine=True)
         with torch.no_grad():
             rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
     else:  # the lens is left as trained: its recorded figures stand
