@@ -74,7 +74,8 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
             rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
     elif base.get("refined"):  # the recorded run was refined (older settings): score the trained lens itself
         if path.suffix != ".pt":
-            raise ValueError(f"the run recorded for {path.name} was refined; its trained lens is only in a checkpoint (.pt)")
+            raise ValueError(f"the run recorded for {path.name} was refined; its trained lens is only in a "
+                             "checkpoint (.pt)")
         mods = checkpoint_modules(path, before_refine=True)
         with torch.no_grad():
             rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()

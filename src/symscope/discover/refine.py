@@ -61,8 +61,8 @@ def _lags(d: int) -> np.ndarray:
 
 def toeplitz_residual(cov: np.ndarray) -> np.ndarray:
     """Per site: norm of its row of ``cov`` minus the Toeplitz matrix of median diagonals, / the median site's."""
-    residual = np.linalg.norm(cov - np.array([np.median(np.diagonal(cov, m)) for m in range(len(cov))])[_lags(len(cov))],
-                              axis=1)
+    toeplitz = np.array([np.median(np.diagonal(cov, m)) for m in range(len(cov))])[_lags(len(cov))]
+    residual = np.linalg.norm(cov - toeplitz, axis=1)
     return residual / np.median(residual)
 
 
@@ -190,9 +190,9 @@ def consistency(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03)
 
 
 def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, enabled: bool = True, rounds: int = 3,
-                  threshold: float = 1.3, kurtosis_weight: float = 0.03, starts: int = 4, min_similarity: float = 0.0, polish: bool = True,
-                  polish_iters: int = 500, spectral: bool = True, seed: int = 0
-                  ) -> tuple[np.ndarray | None, dict[str, float]]:
+                  threshold: float = 1.3, kurtosis_weight: float = 0.03, starts: int = 4, min_similarity: float = 0.0,
+                  polish: bool = True, polish_iters: int = 500, spectral: bool = True, seed: int = 0
+                  ) -> tuple[np.ndarray | None, dict[str, float | str]]:
     """(kept sites or None if the trained chain is kept, summary) for group convolution ``C``.
 
     Builds the candidates of the module docstring on ``X_fit`` and keeps the one with the lowest
@@ -220,7 +220,8 @@ def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, enabled
     best = min(eligible, key=lambda k: scores[k])
     label, kept = candidates[best]
     info = {"kept": label, "rounds_run": float(rounds_run),
-            "sites_resolved": float(moved.get(label.removeprefix("polished-"), 0)), "candidates": float(len(candidates)), "score_before": scores[0], "score_after": scores[best],
+            "sites_resolved": float(moved.get(label.removeprefix("polished-"), 0)),
+            "candidates": float(len(candidates)), "score_before": scores[0], "score_after": scores[best],
             "gap_before": stationarity_gap(X_judge @ start.T), "gap_after": stationarity_gap(X_judge @ kept.T),
             "similarity": similar[best], "outside_trust_region": float(len(candidates) - len(eligible))}
     return (kept if best > 0 else None), info
