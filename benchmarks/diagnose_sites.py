@@ -29,8 +29,9 @@ after each: the sites whose Toeplitz residual exceeds 1.3× the median (and thei
 replaced by a rotation of their own span, fitted (LBFGS, 4 starts) so that their covariances with
 every site match the autocovariance read off the other sites (second-order stationarity) while
 their mean kurtosis stays high (locality); the exact sites are left untouched. Only the cosine
-uses the truth. (The engine applies up to 3 such rounds after training and keeps the most
-stationary result within a trust region around the trained chain; see ``discover/refine.py``.)
+uses the truth. (The engine applies up to 3 such rounds after training, adds the spectral chain
+and a global re-solve of every candidate, and keeps the one its held-out judge scores best; see
+``discover/refine.py``.)
 """
 
 from __future__ import annotations

@@ -51,7 +51,12 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
     if m is None:
         raise ValueError(f"cannot read dataset and seed from the file name {path.name} (want DATASET-seedS.npz)")
     name, seed = m["dataset"], int(m["seed"])
-    C = learned_group_conv(path, before_refine=path.suffix == ".pt")  # a checkpoint: its trained_modules
+    trained = checkpoint_modules(path, before_refine=True) if path.suffix == ".pt" else None
+    if trained is not None:  # a checkpoint: its trained_modules
+        with torch.no_grad():
+            C = trained.group_conv().double().numpy()
+    else:
+        C = learned_group_conv(path)
     if C.ndim != 2 or C.shape[0] != C.shape[1] or not np.isfinite(C).all():
         raise ValueError(f"expected a finite square (d, d) group convolution, got shape {C.shape}")
     d = C.shape[0]
@@ -73,12 +78,11 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
         with torch.no_grad():
             rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
     elif base.get("refined"):  # the recorded run was refined (older settings): score the trained lens itself
-        if path.suffix != ".pt":
+        if trained is None:
             raise ValueError(f"the run recorded for {path.name} was refined; its trained lens is only in a "
                              "checkpoint (.pt)")
-        mods = checkpoint_modules(path, before_refine=True)
         with torch.no_grad():
-            rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
+            rep = recovery_report(trained.generator.cropped().double().numpy(), ds.generator).to_dict()
     else:  # the lens is left as trained: its recorded figures stand
         rep = {}
     wall = base["wall_seconds"] + seconds

@@ -51,7 +51,7 @@ import torch
 
 from ..data.actions import true_generator
 from .repair import repaired_rotation, set_chain
-from .spectral import spectral_sites
+from .spectral import mean_kurtosis, spectral_sites
 
 
 def _lags(d: int) -> np.ndarray:
@@ -86,6 +86,11 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+def _mean_kurtosis(Z: torch.Tensor) -> torch.Tensor:
+    """Differentiable twin of ``spectral.mean_kurtosis``: mean over columns of E[z⁴]/E[z²]²."""
+    return ((Z**4).mean(0) / (Z**2).mean(0) ** 2).mean()
+
+
 @_one_thread()
 def resolve_defects(sites: np.ndarray, X: np.ndarray, threshold: float = 1.3, kurtosis_weight: float = 0.03,
                     starts: int = 4, seed: int = 0) -> tuple[np.ndarray, list[int]]:
@@ -113,7 +118,7 @@ def resolve_defects(sites: np.ndarray, X: np.ndarray, threshold: float = 1.3, ku
     def objective(B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         new = torch.linalg.matrix_exp(B - B.T) @ F
         Z = Y @ new.T
-        kurtosis = ((Z**4).mean(0) / (Z**2).mean(0) ** 2).mean()
+        kurtosis = _mean_kurtosis(Z)
         return (((new @ C @ E.T - to_fixed) ** 2).sum() + ((new @ C @ new.T - to_free) ** 2).sum()
                 - kurtosis_weight * kurtosis), new
 
@@ -164,7 +169,7 @@ def polish_sites(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03
     def objective() -> tuple[torch.Tensor, torch.Tensor]:
         new = torch.linalg.matrix_exp(B - B.T) @ S0
         Z = Y @ new.T
-        kurtosis = ((Z**4).mean(0) / (Z**2).mean(0) ** 2).mean()
+        kurtosis = _mean_kurtosis(Z)
         return ((new @ C @ new.T - a[lag]) ** 2).sum() - kurtosis_weight * kurtosis, new
 
     def closure() -> torch.Tensor:
@@ -184,9 +189,7 @@ def consistency(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03)
     Xc = X - X.mean(0)
     learned = sites @ np.cov(Xc, rowvar=False) @ sites.T
     a = np.array([np.mean(np.diagonal(learned, m)) for m in range(len(sites))])
-    Z = Xc @ sites.T
-    kurtosis = np.mean((Z**4).mean(0) / (Z**2).mean(0) ** 2)
-    return float(((learned - a[_lags(len(sites))]) ** 2).sum() - kurtosis_weight * kurtosis)
+    return float(((learned - a[_lags(len(sites))]) ** 2).sum() - kurtosis_weight * mean_kurtosis(Xc @ sites.T))
 
 
 def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, enabled: bool = True, rounds: int = 3,
