@@ -79,7 +79,8 @@ class RefineConfig:
     ``threshold`` marks sites whose Toeplitz residual exceeds this multiple of the median;
     ``kurtosis_weight`` keeps re-solved sites local (local and global re-solve, and the judge);
     ``starts`` LBFGS starts of the local re-solve; ``polish`` adds each candidate after the global
-    re-solve (``polish_iters`` LBFGS iterations); ``spectral`` adds the spectral chain as a
+    re-solve (``polish_iters`` LBFGS iterations; the kept one up to ``converge_iters`` more, 0: no
+    more); ``spectral`` adds the spectral chain as a
     candidate; ``min_similarity`` > 0 is a trust region: a candidate whose generator has a lower
     cosine than this with the trained chain's is not kept (0: off).
     """
@@ -92,6 +93,7 @@ class RefineConfig:
     min_similarity: float = 0.0
     polish: bool = True
     polish_iters: int = 500
+    converge_iters: int = 2000
     spectral: bool = True
 
     @property
@@ -137,9 +139,10 @@ class LensConfig:
                 raise SymscopeInputError(f"config: {name} must be > 0, got {getattr(self, name)}")
         r = self.refine
         if (r.rounds < 0 or r.starts < 1 or not r.threshold > 0 or r.kurtosis_weight < 0
-                or not -1 <= r.min_similarity <= 1 or r.polish_iters < 1):
+                or not -1 <= r.min_similarity <= 1 or r.polish_iters < 1 or r.converge_iters < 0):
             raise SymscopeInputError(f"config: refine needs rounds >= 0, starts >= 1, threshold > 0, "
-                                     f"kurtosis_weight >= 0, min_similarity in [-1, 1] and polish_iters >= 1, "
+                                     f"kurtosis_weight >= 0, min_similarity in [-1, 1], polish_iters >= 1 "
+                                     f"and converge_iters >= 0, "
                                      f"got {r}")
         if self.init not in ("identity", "spectral"):
             raise SymscopeInputError(f"config: init must be 'identity' or 'spectral', got {self.init!r}")

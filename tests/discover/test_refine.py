@@ -112,6 +112,19 @@ def test_polish_undoes_a_rotation_of_the_whole_chain_which_the_local_re_solve_ca
     assert consistency(truth, X[14_000:]) < consistency(rotated, X[14_000:])
 
 
+def test_the_kept_polished_chain_is_re_solved_further_when_the_judge_prefers_it(chain):
+    """A short global re-solve leaves the rotated chain part-way; the continuation finishes it."""
+    X, truth, _, G = chain
+    K = np.random.default_rng(2).standard_normal((D, D))
+    rotated = expm(0.05 * (K - K.T)) @ truth  # small enough that the chain order survives
+    settings = dict(rounds=0, spectral=False, polish_iters=5)
+    short, info_short = refined_sites(rotated, X[:8_000], X[14_000:], converge_iters=0, **settings)
+    longer, info_long = refined_sites(rotated, X[:8_000], X[14_000:], converge_iters=300, **settings)
+    assert info_short["kept"] == "polished-trained" and info_long["kept"] == "polished-trained+"
+    assert info_long["score_after"] < info_short["score_after"]
+    assert _cosine(longer, G) > 0.995 > 0.98 > _cosine(short, G)
+
+
 def test_the_spectral_chain_is_a_candidate_and_the_judge_can_keep_it(chain):
     X, truth, _, G = chain
     scrambled = ortho_group.rvs(D, random_state=4)  # a trained chain that learned nothing
@@ -169,7 +182,8 @@ def test_refine_can_be_switched_off_and_is_skipped_for_circulant_padding(tmp_pat
 
 
 @pytest.mark.parametrize("bad", [dict(rounds=-1), dict(starts=0), dict(threshold=0.0), dict(kurtosis_weight=-1.0),
-                                 dict(min_similarity=1.5), dict(polish_iters=0)])
+                                 dict(min_similarity=1.5), dict(polish_iters=0),
+                                 dict(converge_iters=-1)])
 def test_bad_refine_config_is_a_clear_error(bad):
     from symscope import RefineConfig, SymscopeInputError
 

@@ -19,6 +19,9 @@ Candidates (all truth-free, all built from the trained chain or the data):
    jointly (one antisymmetric generator, LBFGS from the candidate) and the autocovariance is free,
    minimising ‖S Σ Sᵀ − Toeplitz(a)‖² − ``kurtosis_weight`` · mean kurtosis. It moves whole
    stretches at once, which the local re-solve cannot (compressed or blurred stretches).
+   ``polish_iters`` iterations each; the candidate kept is then re-solved further, up to
+   ``converge_iters`` more (some need 1,000–2,000 to converge), and the result replaces it if the
+   judge prefers it.
 
 The judge (``consistency``) is that same objective on samples the candidates did not see, with
 the autocovariance read off the candidate (mean diagonals): the one with the lowest score is kept.
@@ -149,38 +152,55 @@ def chain_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float((ga * gb).sum() / (np.linalg.norm(ga) * np.linalg.norm(gb)))
 
 
+REBASE_EVERY = 100
+"""LBFGS iterations between re-basings of the global re-solve (see ``polish_sites``)."""
+
+
 @_one_thread()
-def polish_sites(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03, iters: int = 500) -> np.ndarray:
+def polish_sites(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03, iters: int = 500,
+                 tol: float = 1e-7) -> np.ndarray:
     """Global re-solve (module docstring): the rotation of all ``sites`` jointly, and a free
     autocovariance a, that minimise ‖S Σ Sᵀ − Toeplitz(a)‖² − ``kurtosis_weight`` · mean kurtosis.
 
-    ``sites`` (d, d) orthonormal rows in chain order, ``X`` (n, d) standardised samples.
+    ``sites`` (d, d) orthonormal rows in chain order, ``X`` (n, d) standardised samples. At most
+    ``iters`` LBFGS iterations, in legs of ``REBASE_EVERY``: after each leg the rotation found is
+    absorbed into the sites and the next leg starts from the identity again (as the trainer
+    re-bases ``G``), because far from the identity the exponential map's gradient degrades and one
+    long LBFGS run stalls (a gaussian-orthogonal state: one 500-iteration run 0.79 → 0.90, legs
+    → 0.999). Stops early when a leg lowers the objective by less than ``tol``.
     """
     d = len(sites)
     Xc = X - X.mean(0)
     cov = np.cov(Xc, rowvar=False)
     learned = sites @ cov @ sites.T
-    C, S0, Y = (torch.as_tensor(a, dtype=torch.float64) for a in (cov, sites, Xc))
+    C, S, Y = (torch.as_tensor(a, dtype=torch.float64) for a in (cov, sites, Xc))
     lag = torch.as_tensor(_lags(d))
-    B = torch.zeros(d, d, dtype=torch.float64, requires_grad=True)
     a = torch.tensor([np.mean(np.diagonal(learned, m)) for m in range(d)], requires_grad=True)
-    opt = torch.optim.LBFGS([B, a], lr=1, max_iter=iters, line_search_fn="strong_wolfe")
+    previous, done = np.inf, 0
+    while done < iters:
+        leg = min(REBASE_EVERY, iters - done)
+        B = torch.zeros(d, d, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([B, a], lr=1, max_iter=leg, line_search_fn="strong_wolfe")
 
-    def objective() -> tuple[torch.Tensor, torch.Tensor]:
-        new = torch.linalg.matrix_exp(B - B.T) @ S0
-        Z = Y @ new.T
-        kurtosis = _mean_kurtosis(Z)
-        return ((new @ C @ new.T - a[lag]) ** 2).sum() - kurtosis_weight * kurtosis, new
+        def objective() -> tuple[torch.Tensor, torch.Tensor]:
+            new = torch.linalg.matrix_exp(B - B.T) @ S
+            kurtosis = _mean_kurtosis(Y @ new.T)
+            return ((new @ C @ new.T - a[lag]) ** 2).sum() - kurtosis_weight * kurtosis, new
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        value = objective()[0]
-        value.backward()
-        return value
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            value = objective()[0]
+            value.backward()
+            return value
 
-    opt.step(closure)
-    with torch.no_grad():
-        return objective()[1].numpy()
+        opt.step(closure)
+        done += leg
+        with torch.no_grad():
+            value, S = objective()
+        if previous - float(value) < tol:
+            break
+        previous = float(value)
+    return S.numpy()
 
 
 def consistency(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03) -> float:
@@ -194,13 +214,14 @@ def consistency(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03)
 
 def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, enabled: bool = True, rounds: int = 3,
                   threshold: float = 1.3, kurtosis_weight: float = 0.03, starts: int = 4, min_similarity: float = 0.0,
-                  polish: bool = True, polish_iters: int = 500, spectral: bool = True, seed: int = 0
-                  ) -> tuple[np.ndarray | None, dict[str, float | str]]:
+                  polish: bool = True, polish_iters: int = 500, converge_iters: int = 2000, spectral: bool = True,
+                  seed: int = 0) -> tuple[np.ndarray | None, dict[str, float | str]]:
     """(kept sites or None if the trained chain is kept, summary) for group convolution ``C``.
 
     Builds the candidates of the module docstring on ``X_fit`` and keeps the one with the lowest
     ``consistency`` on ``X_judge``, among those within ``min_similarity`` (``chain_similarity``)
-    of the trained chain. ``enabled`` is accepted (and ignored) so a ``RefineConfig`` passes as a dict.
+    of the trained chain. A kept polished candidate is re-solved further (up to
+    ``converge_iters`` more iterations) and replaced if the judge prefers the result (label + "+"). ``enabled`` is accepted (and ignored) so a ``RefineConfig`` passes as a dict.
     """
     start, _, _ = repaired_rotation(C, X_fit)
     sites, candidates, moved = start, [("trained", start)], {"trained": 0}
@@ -222,8 +243,13 @@ def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, enabled
     eligible = [k for k in range(len(candidates)) if similar[k] >= min_similarity]
     best = min(eligible, key=lambda k: scores[k])
     label, kept = candidates[best]
+    if polish and converge_iters > 0 and label.startswith("polished-"):
+        further = polish_sites(kept, X_fit, kurtosis_weight, converge_iters)
+        score = consistency(further, X_judge, kurtosis_weight)
+        if score < scores[best] and chain_similarity(start, further) >= min_similarity:
+            kept, scores[best], similar[best], label = further, score, chain_similarity(start, further), label + "+"
     info = {"kept": label, "rounds_run": float(rounds_run),
-            "sites_resolved": float(moved.get(label.removeprefix("polished-"), 0)),
+            "sites_resolved": float(moved.get(label.removeprefix("polished-").rstrip("+"), 0)),
             "candidates": float(len(candidates)), "score_before": scores[0], "score_after": scores[best],
             "gap_before": stationarity_gap(X_judge @ start.T), "gap_after": stationarity_gap(X_judge @ kept.T),
             "similarity": similar[best], "outside_trust_region": float(len(candidates) - len(eligible))}
