@@ -40,7 +40,7 @@ PAPER = ["gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shift"
 
 QUICK = [
     (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag",
-                "dims17-polished"]),
+                "dims17-converged"]),
     (baselines, ["--suite", "fiedler"]),
     (baselines, ["--suite", "gan", "--datasets", "gaussian-permuted", "--seeds", "0", "--tag", "gan-quick"]),
     (scaling, ["--dims", "17", "33", "65", "129", "--steps", "10"]),
@@ -48,20 +48,20 @@ QUICK = [
 ]
 
 FULL = [
-    (recovery, ["--suite", "paper", "--checkpoint-dir", CKPT, "--tag", "paper-polished"]),
+    (recovery, ["--suite", "paper", "--checkpoint-dir", CKPT, "--tag", "paper-converged"]),
     (recovery, ["--datasets", "gaussian-orthogonal", "legendre-orthogonal", "--seeds", *SEEDS, "--dims", "33",
-                "--checkpoint-dir", CKPT, "--tag", "orthogonal-polished"]),
+                "--checkpoint-dir", CKPT, "--tag", "orthogonal-converged"]),
     (recovery, ["--datasets", "gaussian-shift-circulant", "gaussian-permuted-circulant", "--seeds", *SEEDS, "--dims",
-                "33", "--checkpoint-dir", CKPT, "--tag", "circulant-polished"]),
+                "33", "--checkpoint-dir", CKPT, "--tag", "circulant-converged"]),
     (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag",
-                "dims17-polished"]),
-    (recovery, ["--datasets", "gaussian-shift", "--seeds", "0", "--dims", "65", "--tag", "dims65-polished"]),
+                "dims17-converged"]),
+    (recovery, ["--datasets", "gaussian-shift", "--seeds", "0", "--dims", "65", "--tag", "dims65-converged"]),
     *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--noise", z, "--checkpoint-dir", CKPT,
-                  "--tag", f"robust-noise{z}-polished"]) for z in ("0.25", "0.5")],
+                  "--tag", f"robust-noise{z}-converged"]) for z in ("0.25", "0.5")],
     *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--n", n, "--checkpoint-dir", CKPT,
-                  "--tag", f"robust-n{n}-polished"]) for n in ("2000", "20000", "200000")],
-    (recovery, ["--combine", "paper-polished", *[f"robust-{c}-polished" for c in ("noise0.25", "noise0.5", "n2000",
-                "n20000", "n200000")], "--datasets", "gaussian-permuted", "--tag", "robustness-polished"]),
+                  "--tag", f"robust-n{n}-converged"]) for n in ("2000", "20000", "200000")],
+    (recovery, ["--combine", "paper-converged", *[f"robust-{c}-converged" for c in ("noise0.25", "noise0.5", "n2000",
+                "n20000", "n200000")], "--datasets", "gaussian-permuted", "--tag", "robustness-converged"]),
     (baselines, ["--suite", "fiedler"]),
     (baselines, ["--suite", "gan"]),
     (baselines, ["--suite", "spectral"]),

@@ -28,7 +28,9 @@ DATASETS = ["gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shi
             "legendre-dst", "gaussian-orthogonal", "legendre-orthogonal", "gaussian-shift-circulant",
             "gaussian-permuted-circulant"]
 #: recovery-<tag>.jsonl files made with the default ``LensConfig()``.
-SYMSCOPE_TAGS = ["paper-polished", "orthogonal-polished", "circulant-polished"]
+#: (paper-converged: a full suite; -a / -b: the saved trained states re-refined in two processes.)
+SYMSCOPE_TAGS = ["paper-converged", "paper-converged-a", "paper-converged-b", "orthogonal-converged",
+                 "circulant-converged"]
 #: the same, recorded before the final refinement was part of the engine (same training, no refine).
 SYMSCOPE_UNREFINED_TAGS = [*(f"paper-seed{s}" for s in range(5)), "paper-seeds234", "orthogonal", "circulant"]
 #: baselines-<tag>.jsonl files.
