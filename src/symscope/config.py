@@ -80,9 +80,9 @@ class RefineConfig:
     ``kurtosis_weight`` keeps re-solved sites local (local and global re-solve, and the judge);
     ``starts`` LBFGS starts of the local re-solve; ``polish`` adds each candidate after the global
     re-solve (``polish_iters`` LBFGS iterations; the kept one up to ``converge_iters`` more, 0: no
-    more); ``spectral`` adds the spectral chain as a
-    candidate; ``min_similarity`` > 0 is a trust region: a candidate whose generator has a lower
-    cosine than this with the trained chain's is not kept (0: off).
+    more); ``spectral`` adds the spectral chain as a candidate; ``min_similarity`` > 0 is a trust
+    region: a candidate whose generator has a lower cosine than this with the trained chain's is
+    not kept (0: off).
     """
 
     enabled: bool = True

@@ -222,8 +222,9 @@ def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, enabled
 
     Builds the candidates of the module docstring on ``X_fit`` and keeps the one with the lowest
     ``consistency`` on ``X_judge``, among those within ``min_similarity`` (``chain_similarity``)
-    of the trained chain. A kept polished candidate is re-solved further (up to
-    ``converge_iters`` more iterations) and replaced if the judge prefers the result (label + "+"). ``enabled`` is accepted (and ignored) so a ``RefineConfig`` passes as a dict.
+    of the trained chain. A kept polished candidate is re-solved further (up to ``converge_iters``
+    more iterations) and replaced if the judge prefers the result (its label gains a "+").
+    ``enabled`` is accepted (and ignored) so a ``RefineConfig`` passes as a dict.
     """
     start, _, _ = repaired_rotation(C, X_fit)
     sites, candidates, moved = start, [("trained", start)], {"trained": 0}
@@ -247,9 +248,9 @@ def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, enabled
     label, kept = candidates[best]
     if polish and converge_iters > 0 and label.startswith("polished-"):
         further = polish_sites(kept, X_fit, kurtosis_weight, converge_iters)
-        score = consistency(further, X_judge, kurtosis_weight)
-        if score < scores[best] and chain_similarity(start, further) >= min_similarity:
-            kept, scores[best], similar[best], label = further, score, chain_similarity(start, further), label + "+"
+        score, similarity = consistency(further, X_judge, kurtosis_weight), chain_similarity(start, further)
+        if score < scores[best] and similarity >= min_similarity:
+            kept, scores[best], similar[best], label = further, score, similarity, label + "+"
     info = {"kept": label, "rounds_run": float(rounds_run),
             "sites_resolved": float(moved.get(label.removeprefix("polished-").rstrip("+"), 0)),
             "candidates": float(len(candidates)), "score_before": scores[0], "score_after": scores[best],
