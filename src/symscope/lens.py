@@ -28,6 +28,19 @@ def min_samples(d: int) -> int:
     return max(100, 4 * d)
 
 
+def config_differences(a: LensConfig, b: LensConfig) -> list[str]:
+    """``name: a vs b`` for every (nested, dotted) field where two configs differ."""
+
+    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in d.items():
+            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+        return out
+
+    fa, fb = flat(a.to_dict()), flat(b.to_dict())
+    return [f"{k}: {fa.get(k)!r} vs {fb.get(k)!r}" for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)]
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; anything else is passed to ``torch.device``."""
     if str(device) == "auto":
@@ -101,7 +114,10 @@ class SymmetryLens:
             ckpt = _load_torch(resume_from, "checkpoint")
             ck_cfg = LensConfig.from_dict(ckpt["config"])
             if self.config is not None and ck_cfg != cfg:
-                raise SymscopeInputError(f"checkpoint {resume_from} was written with a different config")
+                raise SymscopeInputError(
+                    f"checkpoint {resume_from} was written with a different config "
+                    f"({'; '.join(config_differences(ck_cfg, cfg))}: checkpoint vs now); resume without "
+                    "a config to use the checkpoint's own, or start afresh")
             cfg, seed = ck_cfg, int(ckpt["seed"])
         device = resolve_device(self.device)
         self.mean_, self.scale_ = float(X.mean()), float(X.std())
