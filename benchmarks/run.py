@@ -9,13 +9,14 @@ Fiedler baselines on every dataset × 5 seeds (seconds), SymmetryGAN on one data
 table rebuilt from whatever results files exist (``side_by_side.py``).
 
 full: symscope on the six paper datasets × 5 seeds at d = 33, the random-orthogonal, circulant and
-d = 17 / 65 cells, the robustness cells (noise 0.25 / 0.5; n = 2,000 / 20,000 / 200,000), the Fiedler
-and SymmetryGAN suites over 5 seeds, and the scaling up to d = 257.
+d = 17 / 65 / 129 cells, the robustness cells (noise 0.25 / 0.5; n = 2,000 / 20,000 / 200,000), the
+Fiedler and SymmetryGAN suites over 5 seeds, the identifiability check of the Legendre gap
+(``identifiability.py``), and the scaling up to d = 257.
 
 Every step is one of the scripts in this folder (``recovery.py``, ``baselines.py``,
-``scaling.py``) called with the arguments printed before it runs; each writes its own
-``benchmarks/results/*.{jsonl,md}`` with command line, machine and versions, and skips cells that
-are already in its jsonl file — so an interrupted suite resumes where it stopped, and the full
+``identifiability.py``, ``scaling.py``) called with the arguments printed before it runs; each
+writes its own ``benchmarks/results/*.{jsonl,md}`` with command line, machine and versions, and
+the recovery and baseline steps skip cells that are already in their jsonl files — so an interrupted suite resumes where it stopped, and the full
 suite can be split across machines by running the printed steps separately. To measure afresh,
 move the committed ``benchmarks/results/*.jsonl`` files away first (otherwise finished cells are
 only re-tabulated).
@@ -30,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import baselines  # noqa: E402
+import identifiability  # noqa: E402
 import recovery  # noqa: E402
 import scaling  # noqa: E402
 import side_by_side  # noqa: E402
@@ -53,9 +55,10 @@ FULL = [
                 "--checkpoint-dir", CKPT, "--tag", "orthogonal-converged"]),
     (recovery, ["--datasets", "gaussian-shift-circulant", "gaussian-permuted-circulant", "--seeds", *SEEDS, "--dims",
                 "33", "--checkpoint-dir", CKPT, "--tag", "circulant-converged"]),
-    (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "--seeds", "0", "--dims", "17", "--tag",
-                "dims17-converged"]),
-    (recovery, ["--datasets", "gaussian-shift", "--seeds", "0", "--dims", "65", "--tag", "dims65-converged"]),
+    (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shift", "--seeds", "0",
+                "--dims", "17", "--checkpoint-dir", CKPT, "--tag", "dims17-converged"]),
+    *[(recovery, ["--datasets", "gaussian-shift", "--seeds", "0", "--dims", d, "--checkpoint-dir", CKPT, "--tag",
+                  f"dims{d}-converged"]) for d in ("65", "129")],
     *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--noise", z, "--checkpoint-dir", CKPT,
                   "--tag", f"robust-noise{z}-converged"]) for z in ("0.25", "0.5")],
     *[(recovery, ["--datasets", "gaussian-permuted", "--seeds", *SEEDS, "--n", n, "--checkpoint-dir", CKPT,
@@ -68,6 +71,7 @@ FULL = [
     (baselines, ["--methods", "symmetrygan", "--datasets", "gaussian-orthogonal", "legendre-orthogonal",
                  "gaussian-shift-circulant", "gaussian-permuted-circulant", "--seeds", "0", "1", "2", "3", "4",
                  "--tag", "gan-extra"]),
+    (identifiability, ["gaussian-shift", "legendre-shift", "--seeds", "0", "1", "2", "--resolve", "1000"]),
     (scaling, []),
     (side_by_side, []),
 ]

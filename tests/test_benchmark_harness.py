@@ -274,3 +274,14 @@ def test_refine_saved_reproduces_the_engines_refinement_from_the_trained_state(t
         refine_saved.main([str(tmp_path / "gaussian-shift-seed0.npz"), "--runs", "t", "--tag", "x", "--n", "2000"])
     assert not (tmp_path / "recovery-x.jsonl").exists()
 
+
+
+def test_identifiability_flips_move_the_generator_and_gaussian_bumps_show_it():
+    import identifiability
+
+    rows = identifiability.flips("gaussian-shift", 0, [0, 3], 1, 4000, 0.05, 17)
+    truth, flipped = rows
+    assert truth["k"] == 0 and truth["flips"] == 0 and truth["cosine"] > 0.9999 and abs(truth["d_judge"]) < 1e-12
+    assert flipped["flips"] >= 1 and flipped["cosine"] < 0.999  # the flip changes the generator...
+    assert flipped["d_kurtosis"] < 0 and flipped["d_judge"] > 0  # ...and spiky bumps lose locality
+    assert len(flipped["snr"]) == 3 and min(flipped["snr"]) == 1.0  # the noise floor is the smallest eigenvalue
