@@ -74,7 +74,7 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
     before = base.get("cosine_before_refine", base["cosine"])
     if sites is not None:
         mods = LensModules(d, cfg, seed)
-        set_chain(mods, sites)  # the lens rebuilt as refine() rebuilds it
+        set_chain(mods, sites, ring=bool(info["ring"]))  # the lens rebuilt as refine() rebuilds it
         with torch.no_grad():
             rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
     elif base.get("refined"):  # the recorded run was refined (older settings): score the trained lens itself
@@ -88,7 +88,8 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
     wall = base["wall_seconds"] + seconds
     return dict(base, **rep, wall_seconds=round(wall, 1), seconds_per_step=round(wall / base["steps"], 4),
                 cosine_before_refine=before, refined=sites is not None, refined_from_saved_state=True,
-                refine_similarity=info["similarity"], refine_kept=info["kept"], refine_source=path.name)
+                refine_similarity=info["similarity"], refine_kept=info["kept"], refine_ring=bool(info["ring"]),
+                refine_source=path.name)
 
 
 def main(argv: list[str] | None = None) -> int:

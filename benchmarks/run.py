@@ -54,7 +54,7 @@ FULL = [
     (recovery, ["--datasets", "gaussian-orthogonal", "legendre-orthogonal", "--seeds", *SEEDS, "--dims", "33",
                 "--checkpoint-dir", CKPT, "--tag", "orthogonal-converged"]),
     (recovery, ["--datasets", "gaussian-shift-circulant", "gaussian-permuted-circulant", "--seeds", *SEEDS, "--dims",
-                "33", "--checkpoint-dir", CKPT, "--tag", "circulant-converged"]),
+                "33", "--checkpoint-dir", CKPT, "--tag", "circulant-ring"]),
     (recovery, ["--datasets", "gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shift", "--seeds", "0",
                 "--dims", "17", "--checkpoint-dir", CKPT, "--tag", "dims17-converged"]),
     *[(recovery, ["--datasets", "gaussian-shift", "--seeds", "0", "--dims", d, "--checkpoint-dir", CKPT, "--tag",

@@ -30,7 +30,7 @@ DATASETS = ["gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shi
 #: recovery-<tag>.jsonl files made with the default ``LensConfig()``.
 #: (paper-converged: a full suite; -a / -b: the saved trained states re-refined in two processes.)
 SYMSCOPE_TAGS = ["paper-converged", "paper-converged-a", "paper-converged-b", "orthogonal-converged",
-                 "circulant-converged"]
+                 "circulant-ring"]
 #: the same, recorded before the final refinement was part of the engine (same training, no refine).
 SYMSCOPE_UNREFINED_TAGS = [*(f"paper-seed{s}" for s in range(5)), "paper-seeds234", "orthogonal", "circulant"]
 #: baselines-<tag>.jsonl files.

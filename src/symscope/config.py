@@ -82,7 +82,8 @@ class RefineConfig:
     re-solve (``polish_iters`` LBFGS iterations; the kept one up to ``converge_iters`` more, 0: no
     more); ``spectral`` adds the spectral chain as a candidate; ``min_similarity`` > 0 is a trust
     region: a candidate whose generator has a lower cosine than this with the trained chain's is
-    not kept (0: off).
+    not kept (0: off); ``ring`` closes a kept chain whose ends covary like neighbours (circulant
+    data) into a ring.
     """
 
     enabled: bool = True
@@ -95,6 +96,7 @@ class RefineConfig:
     polish_iters: int = 500
     converge_iters: int = 2000
     spectral: bool = True
+    ring: bool = True
 
     @property
     def active(self) -> bool:

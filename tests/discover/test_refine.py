@@ -191,3 +191,44 @@ def test_bad_refine_config_is_a_clear_error(bad):
     assert LensConfig.from_dict({"refine": {"rounds": 1}}).refine == RefineConfig(rounds=1)
     with pytest.raises(SymscopeInputError, match="refine needs"):
         LensConfig(refine=RefineConfig(**bad))
+
+
+@pytest.fixture(scope="module")
+def ring():
+    """(X, true sites, true cyclic generator) of circulant data: the chain closes into a ring."""
+    ds = make_dataset("gaussian-shift-circulant", n=24_000, d=D, seed=3)
+    X = (ds.X - ds.X.mean()) / ds.X.std()
+    return X, np.ascontiguousarray(ds.transform.T), ds.generator
+
+
+def test_closes_ring_tells_circulant_data_from_an_open_chain(chain, ring):
+    from symscope.discover.refine import closes_ring
+
+    assert closes_ring(ring[1], ring[0][:10_000])
+    assert not closes_ring(chain[1], chain[0][:10_000])
+    cut = np.roll(ring[1], 7, axis=0)  # the same ring cut elsewhere is still a ring
+    assert closes_ring(cut, ring[0][:10_000])
+
+
+def test_refine_closes_the_ring_on_circulant_data_and_beats_the_open_chain_ceiling(ring):
+    X, sites, G = ring
+    assert _cosine(sites, G) < 0.98  # the open shift along the true sites: √((d−1)/d) at best
+    mods = LensModules(D, LensConfig(), seed=0).double()
+    with torch.no_grad():
+        mods.generator.base.copy_(torch.tensor(shift_along(np.roll(sites, 5, axis=0), D)))
+        mods.generator.P.zero_()
+        mods.filter.psi.copy_(torch.tensor(sites[D // 2]))
+    Xt = torch.tensor(X)
+    event = refine(mods, Xt[:12_000], Xt[12_000:], rounds=1, starts=2, spectral=False, polish_iters=50,
+                   converge_iters=0)
+    after = recovery_report(mods.generator.cropped().detach().numpy(), G).cosine
+    assert event["ring"] == 1.0 and event["refined"] == 1.0
+    assert after > 0.99
+    off = LensModules(D, LensConfig(), seed=0).double()
+    with torch.no_grad():
+        off.load_state_dict(mods.state_dict())
+        off.generator.base.copy_(torch.tensor(shift_along(np.roll(sites, 5, axis=0), D)))
+    event = refine(off, Xt[:12_000], Xt[12_000:], rounds=1, starts=2, spectral=False, polish_iters=50,
+                   converge_iters=0, ring=False)
+    assert event["ring"] == 0.0
+    assert recovery_report(off.generator.cropped().detach().numpy(), G).cosine < 0.98

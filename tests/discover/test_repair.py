@@ -56,3 +56,12 @@ def test_repair_updates_the_lens_modules_in_place():
     after = recovery_report(mods.generator.cropped().numpy(), ds.generator).cosine
     assert event["repaired"] == 1.0 and before < 0.8 and after > 0.999
     assert repair(mods, X)["repaired"] == 0.0  # nothing left to repair
+
+
+def test_shift_along_a_ring_is_orthogonal_and_its_crop_is_the_cyclic_shift_along_the_sites():
+    q = np.linalg.qr(np.random.default_rng(2).normal(size=(7, 7)))[0]
+    G = shift_along(q, padding=4, ring=True)
+    assert np.allclose(G @ G.T, np.eye(15))
+    crop = G[4:11, 4:11]
+    assert np.allclose(crop @ q[0], q[1]) and np.allclose(crop @ q[-1], q[0])  # the last site shifts to the first
+    assert np.allclose(np.linalg.matrix_power(crop, 7), np.eye(7))  # a ring of 7 sites: G⁷ = I

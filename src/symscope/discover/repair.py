@@ -88,23 +88,33 @@ def repaired_rotation(C: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, list[in
     return Q[order] * signs[:, None], order, gain
 
 
-def shift_along(Qp: np.ndarray, padding: int) -> np.ndarray:
-    """Padded orthogonal generator U S_M Uᵀ, U = diag(I_p, Q'ᵀ, I_p): its crop is Q'ᵀ S_d Q'."""
+def shift_along(Qp: np.ndarray, padding: int, ring: bool = False) -> np.ndarray:
+    """Padded orthogonal generator U S Uᵀ, U = diag(I_p, Q'ᵀ, I_p): its crop is Q'ᵀ S_d Q'.
+
+    Open chain (default): S the cyclic shift on R^M, whose crop S_d is the open shift (the last
+    site maps into the padding). ``ring``: S = diag(I_p, cyclic shift on R^d, I_p), so the last
+    site maps to the first and the crop is the cyclic shift along the sites (circulant data).
+    """
     d = len(Qp)
     m = d + 2 * padding
     U = np.eye(m)
     U[padding : padding + d, padding : padding + d] = Qp.T
-    S = np.eye(m, k=-1)
-    S[0, m - 1] = 1.0
+    if ring:
+        S = np.eye(m)
+        S[padding : padding + d, padding : padding + d] = np.roll(np.eye(d), 1, axis=0)
+    else:
+        S = np.eye(m, k=-1)
+        S[0, m - 1] = 1.0
     return U @ S @ U.T
 
 
 @torch.no_grad()
-def set_chain(mods: torch.nn.Module, sites: np.ndarray) -> None:
+def set_chain(mods: torch.nn.Module, sites: np.ndarray, ring: bool = False) -> None:
     """Make ``LensModules`` the shift along ``sites`` (orthonormal rows in chain order): G = shift_along(sites),
-    A = 0, ψ = the central site — so the group convolution's rows are the sites."""
+    A = 0, ψ = the central site — so the group convolution's rows are the sites. ``ring`` closes
+    the chain (the last site shifts to the first)."""
     gen = mods.generator
-    gen.base.copy_(torch.as_tensor(shift_along(sites, mods.padding), dtype=gen.base.dtype))
+    gen.base.copy_(torch.as_tensor(shift_along(sites, mods.padding, ring), dtype=gen.base.dtype))
     gen.P.zero_()
     mods.filter.psi.copy_(torch.as_tensor(sites[(mods.d - 1) // 2], dtype=mods.filter.psi.dtype))
 
