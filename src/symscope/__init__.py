@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from ._validation import SymscopeInputError, check_data
+from ._validation import SymscopeInputError, SymscopeTrainingError, check_data
 from .data import DATASETS, PAPER_DATASETS, Dataset, load_data, make_dataset
 from .measure import RecoveryReport, recovery_report
 from .config import DensityConfig, LensConfig, LossWeights, RankSchedule, RefineConfig
@@ -32,6 +32,7 @@ __all__ = [
     "load_data",
     "check_data",
     "SymscopeInputError",
+    "SymscopeTrainingError",
     "recovery_report",
     "RecoveryReport",
     "SymmetryLens",

@@ -14,6 +14,10 @@ class SymscopeInputError(ValueError):
     """Bad user input (a data file or array); the message is one line meant for the user."""
 
 
+class SymscopeTrainingError(RuntimeError):
+    """A fit that cannot go on (e.g. a non-finite loss or gradient); the message says where and what to try."""
+
+
 def _first_few(indices: np.ndarray, limit: int = 5) -> str:
     shown = ", ".join(str(int(i)) for i in indices[:limit])
     return shown + (", ..." if len(indices) > limit else "")

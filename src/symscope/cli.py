@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._validation import SymscopeInputError
+from ._validation import SymscopeInputError, SymscopeTrainingError
 from .config import LensConfig
 from .data import DATASETS, load_data, load_generator, make_dataset
 from .lens import SymmetryLens
@@ -238,5 +238,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter from flushing into the pipe
         return 1
-    except (SymscopeInputError, ValueError, OSError) as exc:
+    except (SymscopeInputError, SymscopeTrainingError, ValueError, OSError) as exc:
         return _error(str(exc) or type(exc).__name__)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validation import SymscopeTrainingError
 from .config import LensConfig
 from .discover import losses as L
 from .discover.density import ConditionalMixture, MarginalMixture
@@ -106,6 +107,16 @@ def objectives(mods: LensModules, y: torch.Tensor, slot: torch.Tensor, t: float,
     nll = -log_p.mean() - (log_q * off_diag).sum() / off_diag.sum() + cfg.density.l2 * cond.l2_penalty()
     return dict(loss=loss, alignment=align, uniformity=unif, marginal_entropy=h_marg,
                 joint_entropy=h_joint, estimator_nll=nll)
+
+
+def _check_finite(step: int, what: str, values: dict[str, torch.Tensor]) -> None:
+    """Stop with a clear error (not a failure deep inside torch later) when a loss or gradient is NaN/inf."""
+    bad = [name for name, v in values.items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise SymscopeTrainingError(
+            f"training diverged at step {step}: non-finite {what} ({', '.join(bad)}); the parameters are those "
+            "of the last finite step (saved to the checkpoint, if any). Try a lower lr / estimator_lr in the "
+            "config, or check the data for extreme values")
 
 
 @dataclass
@@ -197,13 +208,20 @@ class Trainer:
         y = xb @ C.T
         slot = torch.arange(y.shape[0], device=self.device) % self.mods.d
         terms = objectives(self.mods, y, slot, float(self._t[s]), cfg)
+        _check_finite(s, "loss term", {k: terms[k] for k in LOSS_NAMES})
         est_p = self.mods.estimator_parameters()
+        lens_g = None
         if not self._holding(s):  # while held after a repair, the lens gradient is not needed
             lens_p = self.mods.lens_parameters()
-            for p, g in zip(lens_p, torch.autograd.grad(terms["loss"], lens_p, retain_graph=True)):
+            lens_g = torch.autograd.grad(terms["loss"], lens_p, retain_graph=True)
+        est_g = torch.autograd.grad(terms["estimator_nll"], est_p)
+        _check_finite(s, "gradient", {"lens": torch.cat([g.reshape(-1) for g in lens_g]) if lens_g else torch.zeros(1),
+                                      "estimators": torch.cat([g.reshape(-1) for g in est_g])})
+        if lens_g is not None:  # both checks pass before any parameter moves: a failed step leaves them as they were
+            for p, g in zip(lens_p, lens_g):
                 p.grad = g
             self.opt_lens.step()
-        for p, g in zip(est_p, torch.autograd.grad(terms["estimator_nll"], est_p)):
+        for p, g in zip(est_p, est_g):
             p.grad = g
         self.opt_est.step()
         self.state.step += 1
@@ -251,7 +269,7 @@ class Trainer:
                 bar.update(1)
                 if checkpoint_path is not None and s % cfg.checkpoint_every == 0:
                     self.save_checkpoint(checkpoint_path)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SymscopeTrainingError):  # the state is that of the last completed step
             if checkpoint_path is not None:
                 self.save_checkpoint(checkpoint_path)
             raise

@@ -155,3 +155,32 @@ def test_cli_discover_bad_input_is_one_line(tmp_path, capsys):
     assert main(["discover", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r")]) == 2
     assert main(["discover", "builtin:nope", "--out", str(tmp_path / "r")]) == 2
     assert "unknown dataset" in capsys.readouterr().err
+
+
+def test_a_non_finite_loss_stops_with_a_clear_error_and_a_finite_checkpoint(tmp_path, data, monkeypatch):
+    from symscope import SymscopeTrainingError
+    from symscope import training
+
+    original = training.objectives
+
+    def poisoned(mods, y, slot, t, cfg):
+        terms = original(mods, y, slot, t, cfg)
+        if training.Trainer.current_step == 6:
+            terms["joint_entropy"] = terms["joint_entropy"] * float("nan")
+        return terms
+
+    original_step = training.Trainer.step
+
+    def step(self, X):
+        training.Trainer.current_step = self.state.step
+        return original_step(self, X)
+
+    monkeypatch.setattr(training.Trainer, "current_step", -1, raising=False)  # removed again after the test
+    monkeypatch.setattr(training, "objectives", poisoned)
+    monkeypatch.setattr(training.Trainer, "step", step)
+    ckpt = tmp_path / "c.pt"
+    with pytest.raises(SymscopeTrainingError, match=r"diverged at step 6: non-finite loss term \(joint_entropy\)"):
+        SymmetryLens(TINY, progress=False, device="cpu").fit(data.X, checkpoint_path=ckpt)
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["step"] == 6  # the last completed step, parameters untouched by the failed one
+    assert all(torch.isfinite(v).all() for v in saved["modules"].values() if v.is_floating_point())

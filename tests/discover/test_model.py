@@ -65,3 +65,27 @@ def test_group_convolution_equivariant_in_circulant_mode_everywhere_but_the_last
     C = group_convolution(psi, G, d, 0).numpy()
     x = np.random.default_rng(3).standard_normal((10, d))
     np.testing.assert_allclose((x @ G.numpy().T @ C.T)[:, :-1], (x @ C.T)[:, 1:], atol=1e-12)
+
+
+def test_rebase_keeps_g_and_an_orthogonal_base_point():
+    from symscope.discover.model import OrthogonalGenerator
+
+    gen = OrthogonalGenerator(9, padding=9, init_std=0.3, generator=torch.Generator().manual_seed(0))
+    before = gen().detach().double()
+    gen.rebase()
+    eye = torch.eye(27, dtype=torch.float64)
+    assert torch.allclose(gen().detach().double(), before, atol=1e-5)
+    assert float(gen.P.detach().abs().max()) == 0.0
+    assert float((gen.base.T @ gen.base - eye).abs().max()) < 1e-12
+
+
+def test_orthonormalise_is_the_polar_factor_of_a_nearly_orthogonal_matrix():
+    from symscope.discover.model import orthonormalise
+
+    rng = np.random.default_rng(0)
+    q0 = np.linalg.qr(rng.normal(size=(40, 40)))[0]
+    g = q0 + 1e-5 * rng.normal(size=(40, 40))
+    u, _, vh = np.linalg.svd(g)
+    q = orthonormalise(torch.tensor(g)).numpy()
+    assert np.abs(q.T @ q - np.eye(40)).max() < 1e-12
+    assert np.abs(q - u @ vh).max() < 1e-10  # the polar factor, which the SVD gives when it is right
