@@ -65,3 +65,39 @@ def test_shift_along_a_ring_is_orthogonal_and_its_crop_is_the_cyclic_shift_along
     crop = G[4:11, 4:11]
     assert np.allclose(crop @ q[0], q[1]) and np.allclose(crop @ q[-1], q[0])  # the last site shifts to the first
     assert np.allclose(np.linalg.matrix_power(crop, 7), np.eye(7))  # a ring of 7 sites: G⁷ = I
+
+
+def _brute_force_best_gain(W, o):
+    """Largest gain of any 2-opt or or-opt move, by building and summing every candidate path."""
+    from symscope.discover.repair import path_weight
+
+    d, base, best = len(o), path_weight(W, o), 0.0
+    for i in range(d):
+        for j in range(i + 1, d):
+            best = max(best, path_weight(W, o[:i] + o[i : j + 1][::-1] + o[j + 1 :]) - base)
+        for j in range(i, min(d, i + d // 2 + 1)):
+            seg, rest = o[i : j + 1], o[:i] + o[j + 1 :]
+            for k in range(len(rest) + 1):
+                if k != i:
+                    for s in (seg, seg[::-1]):
+                        best = max(best, path_weight(W, rest[:k] + s + rest[k:]) - base)
+    return best
+
+
+def test_best_move_finds_the_largest_gain_and_its_path_has_it():
+    from symscope.discover.repair import _best_move, path_weight
+
+    rng = np.random.default_rng(4)
+    for _ in range(25):
+        d = int(rng.integers(3, 14))
+        A = np.abs(rng.normal(size=(d, d)))
+        W = (A + A.T) / 2
+        o = [int(x) for x in rng.permutation(d)]
+        move, brute = _best_move(W, o), _brute_force_best_gain(W, o)
+        if move is None:
+            assert brute <= 1e-9
+            continue
+        gain, new = move
+        assert sorted(new) == list(range(d))
+        assert abs(gain - brute) < 1e-12
+        assert abs(path_weight(W, new) - path_weight(W, o) - gain) < 1e-12

@@ -43,19 +43,35 @@ def _best_move(W: np.ndarray, o: list[int]) -> tuple[float, list[int]] | None:
                 g += W[o[i], o[j + 1]] - W[o[j], o[j + 1]]
             if g > best:
                 best, best_order = g, o[:i] + o[i : j + 1][::-1] + o[j + 1 :]
-    # or-opt: move segment o[i..j] (optionally reversed) to another gap
-    base = path_weight(W, o)
+    # or-opt: move segment o[i..j] (optionally reversed) to another gap. The gain of every gap k is
+    # computed at once from the edges that change (O(1) each), not by re-summing the new path: the
+    # old per-candidate re-sum made a move O(d⁴) and a d = 129 repair take hours.
+    oa = np.asarray(o)
     for i in range(d):
         for j in range(i, min(d, i + d // 2 + 1)):
-            seg, rest = o[i : j + 1], o[:i] + o[j + 1 :]
-            for k in range(len(rest) + 1):
-                if k == i:
-                    continue
-                for s in (seg, seg[::-1]):
-                    cand = rest[:k] + s + rest[k:]
-                    g = path_weight(W, cand) - base
-                    if g > best:
-                        best, best_order = g, cand
+            rest = np.concatenate([oa[:i], oa[j + 1 :]])
+            if len(rest) == 0:
+                continue
+            removed = 0.0
+            if i > 0:
+                removed -= W[o[i - 1], o[i]]
+            if j < d - 1:
+                removed -= W[o[j], o[j + 1]]
+            if i > 0 and j < d - 1:
+                removed += W[o[i - 1], o[j + 1]]
+            prev, nxt = rest[:-1], rest[1:]  # gaps 1 … L−1 lie between rest[k−1] and rest[k]
+            gains = np.empty((len(rest) + 1, 2))
+            for col, (first, last) in enumerate(((o[i], o[j]), (o[j], o[i]))):  # segment as is, reversed
+                gains[0, col] = W[last, rest[0]]
+                gains[-1, col] = W[rest[-1], first]
+                gains[1:-1, col] = W[prev, first] + W[last, nxt] - W[prev, nxt]
+            gains += removed
+            gains[i] = -np.inf  # the segment's own gap
+            k, col = divmod(int(np.argmax(gains)), 2)  # first maximum in (gap, orientation) order
+            if gains[k, col] > best:
+                seg = o[i : j + 1] if col == 0 else o[i : j + 1][::-1]
+                r = rest.tolist()
+                best, best_order = float(gains[k, col]), r[:k] + seg + r[k:]
     return None if best_order is None else (best, best_order)
 
 
