@@ -109,9 +109,10 @@ def objectives(mods: LensModules, y: torch.Tensor, slot: torch.Tensor, t: float,
                 joint_entropy=h_joint, estimator_nll=nll)
 
 
-def _check_finite(step: int, what: str, values: dict[str, torch.Tensor]) -> None:
+def _check_finite(step: int, what: str, values: dict[str, torch.Tensor | tuple[torch.Tensor, ...]]) -> None:
     """Stop with a clear error (not a failure deep inside torch later) when a loss or gradient is NaN/inf."""
-    bad = [name for name, v in values.items() if not bool(torch.isfinite(v).all())]
+    bad = [name for name, v in values.items()
+           if not all(bool(torch.isfinite(t).all()) for t in (v if isinstance(v, tuple) else (v,)))]
     if bad:
         raise SymscopeTrainingError(
             f"training diverged at step {step}: non-finite {what} ({', '.join(bad)}); the parameters are those "
@@ -215,8 +216,7 @@ class Trainer:
             lens_p = self.mods.lens_parameters()
             lens_g = torch.autograd.grad(terms["loss"], lens_p, retain_graph=True)
         est_g = torch.autograd.grad(terms["estimator_nll"], est_p)
-        _check_finite(s, "gradient", {"lens": torch.cat([g.reshape(-1) for g in lens_g]) if lens_g else torch.zeros(1),
-                                      "estimators": torch.cat([g.reshape(-1) for g in est_g])})
+        _check_finite(s, "gradient", {"lens": lens_g or (), "estimators": est_g})
         if lens_g is not None:  # both checks pass before any parameter moves: a failed step leaves them as they were
             for p, g in zip(lens_p, lens_g):
                 p.grad = g
