@@ -71,6 +71,9 @@ FULL = [
     (baselines, ["--methods", "symmetrygan", "--datasets", "gaussian-orthogonal", "legendre-orthogonal",
                  "gaussian-shift-circulant", "gaussian-permuted-circulant", "--seeds", "0", "1", "2", "3", "4",
                  "--tag", "gan-extra"]),
+    *[(baselines, ["--methods", "fiedler", "fiedler-sq", "spectral", "--datasets", "gaussian-permuted", "--seeds", *SEEDS,
+                   flag, value, "--tag", f"robust-{flag[2:]}{value}"])
+      for flag, value in (("--noise", "0.25"), ("--noise", "0.5"), ("--n", "2000"), ("--n", "20000"), ("--n", "200000"))],
     (identifiability, ["gaussian-shift", "legendre-shift", "--seeds", "0", "1", "2", "--resolve", "1000"]),
     (scaling, []),
     (side_by_side, []),
