@@ -83,7 +83,9 @@ class RefineConfig:
     more); ``spectral`` adds the spectral chain as a candidate; ``min_similarity`` > 0 is a trust
     region: a candidate whose generator has a lower cosine than this with the trained chain's is
     not kept (0: off); ``ring`` closes a kept chain whose ends covary like neighbours (circulant
-    data) into a ring.
+    data) into a ring; ``project`` (experimental, off until re-measured on every saved state) also
+    tries the kept open chain's nearest exact stationary chain, re-solved, and keeps it if the
+    judge prefers it.
     """
 
     enabled: bool = True
@@ -97,6 +99,7 @@ class RefineConfig:
     converge_iters: int = 2000
     spectral: bool = True
     ring: bool = True
+    project: bool = False
 
     @property
     def active(self) -> bool:
