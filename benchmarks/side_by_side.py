@@ -11,7 +11,10 @@ d = 33, n = 50,000, noise 0.05 records enter (the common setting of the benchmar
 The symscope column reads the default-config tags listed in ``SYMSCOPE_TAGS`` (experimental
 configs such as ``recovery-spectral-*`` are kept out on purpose: they are not the default); a
 second column shows the same engine without its final refinement (``discover/refine.py``), read
-from the tags recorded before the refinement existed (``SYMSCOPE_UNREFINED_TAGS``).
+from the tags recorded before the refinement existed (``SYMSCOPE_UNREFINED_TAGS``), and a third
+the same trained states refined with the experimental rounding of the kept chain
+(``benchmarks/configs/project.toml``, ``SYMSCOPE_PROJECT_TAGS``; not the default until it has been
+measured on every cell).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ SYMSCOPE_TAGS = ["paper-converged", "paper-converged-a", "paper-converged-b", "o
                  "circulant-ring"]
 #: the same, recorded before the final refinement was part of the engine (same training, no refine).
 SYMSCOPE_UNREFINED_TAGS = [*(f"paper-seed{s}" for s in range(5)), "paper-seeds234", "orthogonal", "circulant"]
+#: the same trained states refined with ``benchmarks/configs/project.toml`` (RefineConfig.project = True).
+SYMSCOPE_PROJECT_TAGS = ["paper-project", "paper-project-b", "orthogonal-project"]
 #: baselines-<tag>.jsonl files.
 BASELINE_TAGS = ["fiedler", "spectral", "gan", "gan-extra"]
 METHODS = [("spectral", "spectral init alone"), ("fiedler", "fiedler (\\|corr\\|)"),
@@ -60,18 +65,18 @@ def cell(rows: list[dict]) -> str:
 
 
 def side_by_side(symscope_tags: list[str], baseline_tags: list[str],
-                 unrefined_tags: list[str] | None = None) -> str:
+                 unrefined_tags: list[str] | None = None, project_tags: list[str] | None = None) -> str:
     """The Markdown table (one row per dataset, one column per method)."""
+    extra = [(label, _rows("recovery", tags)) for label, tags in
+             (("symscope without refine", unrefined_tags), ("symscope + rounding (experimental)", project_tags)) if tags]
     sym = _rows("recovery", symscope_tags)
-    pre = _rows("recovery", unrefined_tags or [])
     base = _rows("baselines", baseline_tags)
-    lines = ["| dataset | symscope (default) | " + ("symscope without refine | " if unrefined_tags else "")
+    lines = ["| dataset | symscope (default) | " + "".join(f"{label} | " for label, _ in extra)
              + " | ".join(label for _, label in METHODS) + " |",
-             "|---" * (len(METHODS) + 2 + bool(unrefined_tags)) + "|"]
+             "|---" * (len(METHODS) + 2 + len(extra)) + "|"]
     for name in DATASETS:
         cols = [cell([r for r in sym if r["dataset"] == name])]
-        if unrefined_tags:
-            cols.append(cell([r for r in pre if r["dataset"] == name]))
+        cols += [cell([r for r in rows if r["dataset"] == name]) for _, rows in extra]
         cols += [cell([r for r in base if r["method"] == m and r["dataset"] == name]) for m, _ in METHODS]
         lines.append(f"| {name} | " + " | ".join(cols) + " |")
     return "\n".join(lines)
@@ -83,9 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-tags", nargs="+", default=BASELINE_TAGS, metavar="TAG")
     ap.add_argument("--unrefined-tags", nargs="*", default=SYMSCOPE_UNREFINED_TAGS, metavar="TAG",
                     help="symscope runs recorded before the final refinement (a column of their own; none: no column)")
+    ap.add_argument("--project-tags", nargs="*", default=SYMSCOPE_PROJECT_TAGS, metavar="TAG",
+                    help="symscope runs refined with configs/project.toml (a column of their own; none: no column)")
     args = ap.parse_args(argv)
-    body = side_by_side(args.symscope_tags, args.baseline_tags, args.unrefined_tags)
-    sources = ", ".join([f"`recovery-{t}`" for t in args.symscope_tags + args.unrefined_tags]
+    body = side_by_side(args.symscope_tags, args.baseline_tags, args.unrefined_tags, args.project_tags)
+    sources = ", ".join([f"`recovery-{t}`" for t in args.symscope_tags + args.unrefined_tags + args.project_tags]
                         + [f"`baselines-{t}`" for t in args.baseline_tags])
     md = recovery.RESULTS / "side-by-side.md"
     recovery.write_report(md, "Side by side: symscope and the peer methods (d = 33, n = 50,000, noise 0.05)", argv,

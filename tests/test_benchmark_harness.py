@@ -118,7 +118,11 @@ def test_side_by_side_counts_each_run_once_and_marks_missing_cells(tmp_path, mon
     with_pre = side_by_side.side_by_side(["b"], ["g"], unrefined_tags=["a"]).splitlines()
     assert "| symscope (default) | symscope without refine |" in with_pre[0]
     assert any(line.startswith("| gaussian-shift | 1/1 (0.99) | 1/1 (0.99) | not run") for line in with_pre)
-    assert side_by_side.main(["--symscope-tags", "a", "--baseline-tags", "g", "--unrefined-tags"]) == 0
+    both = side_by_side.side_by_side(["b"], ["g"], unrefined_tags=["missing"], project_tags=["a"]).splitlines()
+    assert "| symscope (default) | symscope without refine | symscope + rounding (experimental) |" in both[0]
+    assert any(line.startswith("| gaussian-shift | 1/1 (0.99) | not run | 1/1 (0.99) | not run") for line in both)
+    assert side_by_side.main(["--symscope-tags", "a", "--baseline-tags", "g", "--unrefined-tags",
+                              "--project-tags"]) == 0
     assert "side_by_side.py --symscope-tags a" in (tmp_path / "side-by-side.md").read_text()
     assert "without refine" not in (tmp_path / "side-by-side.md").read_text()
 
