@@ -8,6 +8,7 @@ from scipy.stats import ortho_group
 
 from symscope import LensConfig, make_dataset, recovery_report
 from symscope.data import shift_matrix
+from symscope.data.actions import dst_matrix
 from symscope.discover.refine import (chain_similarity, consistency, polish_sites, refine, refined_sites,
                                       resolve_defects, stationarity_gap, stationary_projection, toeplitz_residual)
 from symscope.discover.repair import shift_along
@@ -236,8 +237,6 @@ def test_refine_closes_the_ring_on_circulant_data_and_beats_the_open_chain_ceili
 
 def test_stationary_projection_rounds_a_perturbed_chain_to_the_exact_one():
     """Data whose covariance is exactly W Λ Wᵀ (W the DST-I basis): the exact chain is the identity."""
-    from symscope.data.actions import dst_matrix
-
     d, n = 15, 3_000
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((n, d))
@@ -254,8 +253,6 @@ def test_stationary_projection_rounds_a_perturbed_chain_to_the_exact_one():
 def test_project_rounds_a_chain_whose_highest_frequencies_are_mixed(chain):
     """The global re-solve's spurious optima mix the highest frequencies; rounding the kept chain to
     the nearest exact stationary chain leaves them, and the judge keeps the rounded one."""
-    from symscope.data.actions import dst_matrix
-
     X, truth, _, G = chain
     W = dst_matrix(D)
     K = np.random.default_rng(2).standard_normal((7, 7))
