@@ -7,10 +7,10 @@
     python benchmarks/baselines.py --methods symmetrygan --datasets gaussian-dst --seeds 0 1 --gan-steps 500
 
 Data: ``make_dataset(name, n=50000, d=33, seed=seed)``, exactly as in ``benchmarks/recovery.py``.
-Runs go one at a time in this process on one torch thread; each finished run is appended to
-``benchmarks/results/baselines-<tag>.jsonl`` (an interrupted suite resumes: finished cells are
-skipped) and a Markdown table with the command, the machine and the versions is written to
-``benchmarks/results/baselines-<tag>.md``.
+Each run is one cell of a sweep (``sweep.py``: Ray tasks, or ``--backend pool``) on one torch
+thread; each finished run is appended to the ledger ``benchmarks/results/runs.jsonl`` (an
+interrupted suite resumes: cells measured at this commit are skipped) and the suite's table is
+printed. ``python benchmarks/report.py`` rebuilds the documented tables from the ledger.
 
 Methods (``symscope.baselines``):
 - ``fiedler``: coordinates ordered by the Fiedler vector of the ``|corr|`` graph, shift along it.
@@ -35,7 +35,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from recovery import append_log, open_suite, table, write_report  # noqa: E402
+import ledger  # noqa: E402
+import sweep  # noqa: E402
+from recovery import table  # noqa: E402
 
 from symscope import PAPER_DATASETS, make_dataset, recovery_report  # noqa: E402
 from symscope.baselines import fiedler_generator, symmetry_gan  # noqa: E402
@@ -55,7 +57,20 @@ SUITES = {
 
 #: SymmetryGAN budget: 100 epochs as the authors, 1,500 steps of 256 samples each (150k steps,
 #: ~0.75 ms a step at d = 33 on one thread: about 2 minutes), capped at 180 s of wall time.
-GAN_EPOCHS, GAN_STEPS_PER_EPOCH, GAN_TIME_BUDGET = 100, 1500, 180.0
+GAN_EPOCHS, GAN_STEPS_PER_EPOCH, GAN_TIME_BUDGET = GAN_DEFAULT = sweep.GAN
+
+
+def method_config(method: str, gan: tuple | None = None) -> dict:
+    """The full settings of a baseline method (the ledger's ``config``)."""
+    if method == "symmetrygan":
+        epochs, steps_per_epoch, budget = gan or GAN_DEFAULT
+        return dict(method=method, epochs=epochs, steps_per_epoch=steps_per_epoch, batch=256, time_budget=budget,
+                    reported="best epoch by the power-scanning cosine (needs the truth)")
+    if method in ("fiedler", "fiedler-sq"):
+        return dict(method=method, power=2.0 if method == "fiedler-sq" else 1.0)
+    if method == "spectral":
+        return dict(method=method)
+    raise ValueError(f"unknown baseline method {method!r}")
 
 
 def run_fiedler(X, truth, power: float) -> dict:
@@ -114,32 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gan-epochs", type=int, default=GAN_EPOCHS)
     ap.add_argument("--gan-steps", type=int, default=GAN_STEPS_PER_EPOCH, help="SymmetryGAN steps per epoch")
     ap.add_argument("--gan-time", type=float, default=GAN_TIME_BUDGET, help="SymmetryGAN wall-time cap (s)")
-    ap.add_argument("--tag", help="results file suffix (default: the suite name)")
+    sweep.add_arguments(ap)
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    suite, tag, log, done = open_suite(args, SUITES, ("methods", "datasets", "seeds"), "baselines")
-    wanted = [(m, name, seed) for seed in suite["seeds"] for m in suite["methods"] for name in suite["datasets"]]
-    same_data = [r for r in done if (r["d"], r["n"], r["noise"]) == (args.d, args.n, args.noise)]
-    finished = {(r["method"], r["dataset"], r["seed"]) for r in same_data}
-    todo = [w for w in wanted if w not in finished]
-    print(f"{len(todo)} runs to do ({len(finished)} already in {log})", flush=True)
-    for method, name, seed in todo:
-        rec = run_one(method, name, seed, args.d, args.n, (args.gan_epochs, args.gan_steps, args.gan_time), args.noise)
-        same_data.append(rec)
-        append_log(log, rec)
-        print(f"{method:<12} {name:<28} seed={seed}  {rec['verdict']:<16} cosine={rec['cosine']:.4f}  "
-              f"{rec['wall_seconds']:.3g}s", flush=True)
-    body = table(same_data, by=("method", "dataset", "d"))  # every run of this tag on this data, earlier commands' too
-    gan_note = (f" SymmetryGAN: {args.gan_epochs} epochs × {args.gan_steps} steps of 256 samples, capped at "
-                f"{args.gan_time:.0f} s; reported generator = best epoch by the power-scanning cosine "
-                "(spec §6.1; needs the truth)." if "symmetrygan" in suite["methods"] else "")
-    md = log.with_suffix(".md")
-    write_report(md, f"Baselines: {tag}", argv,
-                 f"One run at a time, one torch thread; n = {args.n}, d = {args.d}, noise = {args.noise}; "
-                 f"data seed = method seed.{gan_note} The table holds every run of `{log.name}` on this data, "
-                 "including runs of earlier commands with the same tag.",
-                 body, script="baselines.py")
-    print(f"\nwrote {md}\n\n{body}")
+    suite = {k: getattr(args, k) or v for k, v in SUITES[args.suite].items()}
+    gan = (args.gan_epochs, args.gan_steps, args.gan_time)
+    cells = [sweep.Cell(m, name, seed, args.d, args.n, args.noise, gan=gan)
+             for seed in suite["seeds"] for m in suite["methods"] for name in suite["datasets"]]
+    sweep.run_cells(cells, sweep.command_line("baselines.py", argv), backend=sweep.backend_of(args), jobs=args.jobs,
+                    address=args.address)
+    rows = ledger.latest(ledger.load(), method=tuple(suite["methods"]), dataset=tuple(suite["datasets"]),
+                         seed=tuple(suite["seeds"]), d=args.d, n=args.n, noise=args.noise,
+                         tag={c.settings()[0] for c in cells})
+    print("\n" + table(rows, by=("method", "dataset", "d")))
     return 0
 
 

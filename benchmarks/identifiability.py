@@ -25,8 +25,10 @@ yet whose shift generator differs from the true one. For each flip this prints
 If a flip lowers the cosine but none of the statistics moves beyond its spread between draws,
 the samples do not identify that part of the generator with any of these statistics.
 Data as ``recovery.py`` makes them (n = 50,000, noise 0.05, standardised) and split as the
-refinement splits them (``refine_split``: 20,000 to fit, V, and 20,000 held out). Results go to
-``benchmarks/results/identifiability.md``. Nothing here is part of the engine.
+refinement splits them (``refine_split``: 20,000 to fit, V, and 20,000 held out). Each row is a
+ledger record (``method: identifiability``, ``benchmarks/results/runs.jsonl``); the tables are
+printed here and drawn into docs/benchmarks.md by ``benchmarks/report.py``. Nothing here is part
+of the engine.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import recovery  # noqa: E402
+import ledger  # noqa: E402
+import sweep  # noqa: E402
 
 
 def fourth_order_spread(Y: np.ndarray, margin: int = 4) -> float:
@@ -126,41 +130,53 @@ def main(argv: list[str] | None = None) -> int:
     if any(name.endswith("-circulant") for name in args.datasets):
         ap.error("circulant datasets have no DST-I frequencies (their chain is a ring); use an open-chain dataset")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    lines = ["| dataset | seed | k highest | flips | cosine | re-solved | Δ judge | Δ kurtosis | Δ 4th-order spread |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    snr_lines = []
+    state, mach = ledger.git_state(), ledger.machine(git=False)
+    cfg = dict(ks=args.ks, draws=args.draws, resolve=args.resolve)
+    records = []
     for name in args.datasets:
         for seed in args.seeds:
+            start = time.perf_counter()
             rows = flips(name, seed, [0] + [k for k in args.ks if k], args.draws, args.n, args.noise, args.d,
                          args.resolve)
+            wall = time.perf_counter() - start
             t = rows[0]
-            solved = "" if t["resolved"] is None else f", re-solved from it {t['resolved']:.4f}"
-            print(f"{name} seed {seed}: truth judge {t['truth_judge']:.4f} kurtosis {t['truth_kurtosis']:.3f} "
-                  f"4th-order spread {t['truth_spread']:.4f}{solved}", flush=True)
-            for r in rows[1:]:
-                rs = "—" if r["resolved"] is None else f"{r['resolved']:.3f}"
-                print(f"  flip {r['flips']:>2} of the {r['k']:>2} highest: cosine {r['cosine']:.4f} (re-solved {rs})  "
-                      f"Δ judge {r['d_judge']:+.4f}  Δ kurtosis {r['d_kurtosis']:+.3f}  Δ spread {r['d_spread']:+.4f}",
-                      flush=True)
-                lines.append(f"| {name} | {seed} | {r['k']} | {r['flips']} | {r['cosine']:.3f} | {rs} | "
-                             f"{r['d_judge']:+.4f} | {r['d_kurtosis']:+.3f} | {r['d_spread']:+.4f} |")
-            h = t["halves"]
-            snr_lines.append(f"| {name} | {seed} | {t['truth_judge']:.4f} | {t['truth_kurtosis']:.2f} | "
-                             f"{'—' if t['resolved'] is None else format(t['resolved'], '.3f')} | "
-                             f"{h['judge']:.4f} / {h['kurtosis']:.3f} / {h['spread']:.4f} | "
-                             f"{' '.join(f'{x:.2f}' for x in rows[-1]['snr'])} |")
-    body = ("Truth (no flips) on the held-out samples, and the variance of the highest-frequency principal "
+            for i, r in enumerate(rows[1:]):
+                res = {k: v for k, v in r.items() if k not in ("dataset", "seed")}
+                records.append(ledger.record("identifiability", "default", name, seed, args.d, args.n, args.noise, cfg,
+                                             dict(res, draw=i, truth_resolved=t["resolved"], wall_seconds=round(wall, 1)),
+                                             command=sweep.command_line("identifiability.py", argv),
+                                             mach={**mach, **state}))
+                ledger.append(records[-1])
+    print(tables(records))
+    return 0
+
+
+def tables(records: list[dict]) -> str:
+    """The two Markdown tables (truth per dataset × seed; every flip) of a set of identifiability records."""
+    fmt = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
+    lines = ["| dataset | seed | k highest | flips | cosine | re-solved | Δ judge | Δ kurtosis | Δ 4th-order spread |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    truth, seen = [], set()
+    widest = {}  # the snr of the largest k per dataset × seed
+    for r in records:
+        if r["k"] >= widest.get((r["dataset"], r["seed"]), {}).get("k", -1):
+            widest[r["dataset"], r["seed"]] = r
+    for r in records:
+        lines.append(f"| {r['dataset']} | {r['seed']} | {r['k']} | {r['flips']} | {r['cosine']:.3f} | {fmt(r['resolved'])} "
+                     f"| {r['d_judge']:+.4f} | {r['d_kurtosis']:+.3f} | {r['d_spread']:+.4f} |")
+        if (r["dataset"], r["seed"]) not in seen:
+            seen.add((r["dataset"], r["seed"]))
+            h = r["halves"]
+            truth.append(f"| {r['dataset']} | {r['seed']} | {r['truth_judge']:.4f} | {r['truth_kurtosis']:.2f} | "
+                         f"{fmt(r['truth_resolved'])} | {h['judge']:.4f} / {h['kurtosis']:.3f} / {h['spread']:.4f} | "
+                         f"{' '.join(f'{x:.2f}' for x in widest[r['dataset'], r['seed']]['snr'])} |")
+    return ("Truth (no flips) on the held-out samples, and the variance of the highest-frequency principal "
             "components over the noise floor (largest k, highest variance first):\n\n"
             "| dataset | seed | judge | mean kurtosis | re-solved | between held-out halves: judge / kurtosis / "
             "spread | PC variance / noise floor |\n|---|---|---|---|---|---|---|\n"
-            + "\n".join(snr_lines) + "\n\nSign flips of the truth's highest frequencies (Δ = flipped − truth, "
+            + "\n".join(truth) + "\n\nSign flips of the truth's highest frequencies (Δ = flipped − truth, "
             "held-out samples; judge lower = better, kurtosis higher = more local, spread lower = more stationary):"
             "\n\n" + "\n".join(lines))
-    recovery.write_report(recovery.RESULTS / "identifiability.md", "Identifiability: sign flips of the true chain's "
-                          "highest frequencies", argv, f"n = {args.n}, noise = {args.noise}, d = {args.d}; fit/held-out "
-                          "split as the refinement's (20,000 each). See the script's docstring.", body,
-                          script="identifiability.py")
-    return 0
 
 
 if __name__ == "__main__":

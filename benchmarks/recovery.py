@@ -5,26 +5,25 @@
     python benchmarks/recovery.py --suite quick      # 2 datasets × 1 seed (smoke check)
     python benchmarks/recovery.py --datasets gaussian-dst --seeds 0 1 --dims 33 --jobs 2
 
-Each run is a separate process (``--jobs`` at a time, one torch thread each); results are
-appended to ``benchmarks/results/recovery-<suite>.jsonl`` as they finish (an interrupted suite
-can be resumed: finished cells are skipped), and a Markdown table with the command line, the
-machine and the versions is written to ``benchmarks/results/recovery-<suite>.md``.
+Each run is one cell of a sweep (``sweep.py``): a Ray task on a local Ray (``--jobs`` at a time)
+or on the cluster at ``--address``, or a process of a local pool (``--backend pool``); one torch
+thread each. Records are appended to the ledger ``benchmarks/results/runs.jsonl`` as they finish
+(an interrupted suite resumes: cells measured at this commit are skipped) and the suite's table
+is printed; ``python benchmarks/report.py`` rebuilds the documented tables from the ledger.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+sys.path.insert(0, str(Path(__file__).parent))
+import ledger  # noqa: E402
+import sweep  # noqa: E402
 
 SUITES = {
     "paper": dict(datasets=["gaussian-shift", "gaussian-permuted", "gaussian-dst",
@@ -73,19 +72,6 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
                 resumed=bool(fit_kw.get("resume_from")), **rep.to_dict(), **extra)
 
 
-def machine() -> dict:
-    import numpy
-    import torch
-
-    import symscope
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(),
-                cpus=os.cpu_count(), gpu=gpu, python=sys.version.split()[0], torch=str(torch.__version__),
-                numpy=numpy.__version__, symscope=symscope.__version__,
-                date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
-
-
 def _seconds(x: float) -> str:
     return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
 
@@ -118,71 +104,8 @@ def table(rows: list[dict], by: tuple[str, ...] = ("dataset", "d")) -> str:
     return "\n".join(out)
 
 
-def load_log(log: Path) -> list[dict]:
-    """The records of a resumable jsonl results file (empty when it does not exist yet).
-
-    Records written before the ``noise`` field existed were all made at the paper's 0.05.
-    """
-    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    for r in rows:
-        r.setdefault("noise", 0.05)
-    return rows
-
-
 #: Table cells of the recovery benchmark: one line per dataset × d × sample count × noise level.
 CELL = ("dataset", "d", "n", "noise")
-
-
-def append_log(log: Path, rec: dict) -> None:
-    """Append one finished record to the jsonl results file."""
-    with open(log, "a") as fh:
-        fh.write(json.dumps(rec) + "\n")
-
-
-def open_suite(args: argparse.Namespace, suites: dict, keys: tuple[str, ...], prefix: str
-               ) -> tuple[dict, str, Path, list[dict]]:
-    """The chosen suite with command-line overrides of ``keys``, its tag, its jsonl log and the done records."""
-    suite = dict(suites[args.suite])
-    for key in keys:
-        if getattr(args, key):
-            suite[key] = getattr(args, key)
-    tag = args.tag or args.suite
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log = RESULTS / f"{prefix}-{tag}.jsonl"
-    return suite, tag, log, load_log(log)
-
-
-def write_report(path: Path, title: str, argv: list[str] | None, note: str, body: str,
-                 script: str = "recovery.py") -> None:
-    """Markdown results file: title, the command line, machine and versions, a note, the table.
-
-    ``argv`` is what the script's ``main`` received (None: the process's own arguments), so the
-    recorded command is right also when ``benchmarks/run.py`` calls ``main`` directly.
-    """
-    args = sys.argv[1:] if argv is None else argv
-    path.write_text(f"# {title}\n\nCommand: `python benchmarks/{script} {' '.join(args)}`\n\n"
-                    f"Machine and versions: `{json.dumps(machine())}`\n\n{note}\n\n{body}\n")
-
-
-def combine(tags: list[str], out_tag: str, argv: list[str] | None, datasets: list[str] | None = None) -> int:
-    """One table over the runs already recorded under several tags (e.g. one tag per seed).
-
-    ``datasets`` (``--datasets``) keeps only those datasets' runs.
-    """
-    rows = []
-    for tag in tags:
-        log = RESULTS / f"recovery-{tag}.jsonl"
-        if not log.exists():
-            print(f"no results file {log}", file=sys.stderr)
-            return 2
-        rows += [r for r in load_log(log) if not datasets or r["dataset"] in datasets]
-    sources = ", ".join(f"[`recovery-{t}.md`](recovery-{t}.md)" for t in tags)
-    md = RESULTS / f"recovery-{out_tag}.md"
-    write_report(md, f"Recovery benchmark: {out_tag} (combined)", argv,
-                 f"Runs merged from {sources}; each names the command, machine and versions it ran with.",
-                 table(rows, CELL))
-    print(md.read_text())
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,51 +116,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dims", nargs="+", type=int)
     ap.add_argument("--n", type=int, default=50_000, help="samples per dataset (default 50000)")
     ap.add_argument("--noise", type=float, default=0.05, help="relative noise level of the data (paper: 0.05)")
-    ap.add_argument("--steps", type=int, help="override the config's steps")
-    ap.add_argument("--config", help="LensConfig file (.json/.toml); default: LensConfig()")
-    ap.add_argument("--jobs", type=int, default=2, help="parallel processes (default 2)")
-    ap.add_argument("--tag", help="results file suffix (default: the suite name)")
+    ap.add_argument("--steps", type=int, help="override the config's steps (the tag gets -stepsN)")
+    ap.add_argument("--config", help="LensConfig file (.json/.toml); default: LensConfig(); its stem is the tag")
     ap.add_argument("--device", default="cpu", help="torch device of each run: cpu (default), cuda or auto; "
                     "several jobs may share one GPU")
     ap.add_argument("--checkpoint-dir", help="checkpoint each run here (history with the cosine every 50 steps) "
                     "and resume unfinished runs from their checkpoints")
-    ap.add_argument("--combine", nargs="+", metavar="TAG",
-                    help="run nothing: merge the finished results of these tags into recovery-<--tag>.md")
+    sweep.add_arguments(ap)
     args = ap.parse_args(argv)
-    if args.combine:
-        return combine(args.combine, args.tag or "combined", argv, args.datasets)
     if args.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             ap.error(f"--device {args.device}: no CUDA device is available here (use cpu or auto)")
-    suite, tag, log, done = open_suite(args, SUITES, ("datasets", "seeds", "dims"), "recovery")
-    done = [r for r in done if r["n"] == args.n and r["noise"] == args.noise]  # same data only
-    finished = {(r["dataset"], r["seed"], r["d"]) for r in done}
+    suite = {k: getattr(args, k) or v for k, v in SUITES[args.suite].items()}
     # seed-major: an interrupted suite has covered every dataset with its first seeds
-    cells = [(name, seed, d) for d in suite["dims"] for seed in suite["seeds"] for name in suite["datasets"]]
-    todo = [cell for cell in cells if cell not in finished]
-    print(f"{len(todo)} runs to do ({len(finished)} already in {log})", flush=True)
-    # CUDA cannot be used in forked children: spawn fresh interpreters when a GPU may be used.
-    context = multiprocessing.get_context("spawn" if args.device != "cpu" else None)
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_one, name, seed, d, args.n, args.config, args.steps, args.noise,
-                               args.device, args.checkpoint_dir): (name, seed, d)
-                   for name, seed, d in todo}
-        for fut in as_completed(futures):
-            rec = fut.result()
-            append_log(log, rec)
-            print(f"{rec['dataset']:<20} d={rec['d']:<3} seed={rec['seed']}  {rec['verdict']:<16} "
-                  f"cosine={rec['cosine']:.4f}  {rec['wall_seconds']:.0f}s", flush=True)
-    body = table(load_log(log), CELL)  # every run of this tag, also earlier commands' (and other n / noise)
-    md = RESULTS / f"recovery-{tag}.md"
-    write_report(md, f"Recovery benchmark: {tag}", argv,
-                 f"Default `LensConfig()` unless a config file is named; each run one torch thread "
-                 f"on device `{args.device}`, {args.jobs} runs in parallel; n = {args.n} samples; noise = {args.noise}; "
-                 f"data seed = training seed. The table holds every run recorded in `{log.name}`, including "
-                 "runs of earlier commands with the same tag.",
-                 body)
-    print(f"\nwrote {md}\n\n{body}")
+    cells = [sweep.Cell("symscope", name, seed, d, args.n, args.noise, config_file=args.config, steps=args.steps,
+                        device=args.device, checkpoint_dir=args.checkpoint_dir)
+             for d in suite["dims"] for seed in suite["seeds"] for name in suite["datasets"]]
+    sweep.run_cells(cells, sweep.command_line("recovery.py", argv), backend=sweep.backend_of(args), jobs=args.jobs,
+                    address=args.address)
+    rows = ledger.latest(ledger.load(), method="symscope", tag=cells[0].settings()[0], dataset=tuple(suite["datasets"]),
+                         seed=tuple(suite["seeds"]), d=tuple(suite["dims"]), n=args.n, noise=args.noise)
+    print("\n" + table(rows, CELL))
     return 0
 
 

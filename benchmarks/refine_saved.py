@@ -1,6 +1,7 @@
 """Apply the engine's final refinement to saved *trained* states, without training again.
 
-    python benchmarks/refine_saved.py benchmarks/results/trained/*.npz --runs paper-seeds234 --tag paper-refined-saved
+    python benchmarks/refine_saved.py runs/trained/*.npz
+    python benchmarks/refine_saved.py --config benchmarks/configs/project.toml ckpt/gaussian-*-seed[01]-*.pt
 
 The refinement (``symscope.discover.refine``) runs after the last training step and is a function
 of the trained group convolution C, the data and the seed only (its samples come from
@@ -11,11 +12,11 @@ same standardisation, same split, same rounds, same trust region, the lens rebui
 Inputs: ``DATASET-seedS.npz`` files holding the trained ``C`` (d × d), or training checkpoints
 (``.pt`` from ``recovery.py --checkpoint-dir``) that hold ``trained_modules``. The data are the
 built-in dataset (n = ``--n``, noise ``--noise``, data seed = S, as ``recovery.py`` makes them).
-``--runs TAG…`` names the recovery results of the runs that produced the states: their records
-give the cosine before the refinement and the training wall time, which this script adds to the
-refinement's own time. Records go to ``benchmarks/results/recovery-<tag>.jsonl`` / ``.md`` in
-``recovery.py``'s format (with ``refined_from_saved_state: true``), so ``recovery.py --combine``
-and ``side_by_side.py`` read them like any other run.
+``--runs TAG…`` names the ledger tags of the runs that produced the states (default ``default``):
+the latest record of each state's cell gives the cosine before the refinement and the training
+wall time, which this script adds to the refinement's own time. Records go to the ledger in
+``recovery.py``'s format (with ``refined_from_saved_state: true``), tagged by the refine settings
+(``default``, or the ``--config`` file's stem), so the tables read them like any other run.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+import ledger  # noqa: E402
 import recovery  # noqa: E402
+import sweep  # noqa: E402
 from diagnose_sites import checkpoint_modules, learned_group_conv  # noqa: E402
 
 NAME = re.compile(r"^(?P<dataset>[a-z-]+?)(-d\d+-n\d+-noise[\d.]+)?-seed(?P<seed>\d+)(-steps\d+)?$")
@@ -95,8 +98,8 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("states", nargs="+", type=Path, help="DATASET-seedS.npz files (key C) or checkpoints (.pt)")
-    ap.add_argument("--runs", nargs="+", required=True, metavar="TAG", help="recovery tags of the runs that trained them")
-    ap.add_argument("--tag", required=True, help="results file suffix for the refined records")
+    ap.add_argument("--runs", nargs="+", default=["default"], metavar="TAG",
+                    help="ledger tags of the runs that trained them (default: default)")
     ap.add_argument("--config", help="LensConfig file whose refine settings to use; default: LensConfig()")
     ap.add_argument("--n", type=int, default=50_000)
     ap.add_argument("--noise", type=float, default=0.05)
@@ -111,14 +114,20 @@ def main(argv: list[str] | None = None) -> int:
         cfg = LensConfig.from_file(args.config) if args.config else LensConfig()
     except SymscopeInputError as exc:
         ap.error(str(exc))
-    runs = {}
-    for tag in args.runs:
-        log = recovery.RESULTS / f"recovery-{tag}.jsonl"
-        if not log.exists():
-            ap.error(f"no results file {log}")
-        runs.update({(r["dataset"], r["seed"], r["d"], r["n"], r["noise"]): r for r in recovery.load_log(log)})
-    log = recovery.RESULTS / f"recovery-{args.tag}.jsonl"
-    done = {r["refine_source"] for r in recovery.load_log(log)}
+    tag = Path(args.config).stem if args.config else "default"
+    try:
+        records = ledger.load()
+    except ledger.MissingSource as exc:
+        ap.error(str(exc))
+    runs = {(r["dataset"], r["seed"], r["d"], r["n"], r["noise"]): r
+            for r in ledger.latest(records, method="symscope", tag=tuple(args.runs))}
+    if not runs:
+        ap.error(f"the ledger holds no symscope run with tag {' / '.join(args.runs)}")
+    state, mach = ledger.git_state(), ledger.machine(git=False)
+    done = {r.get("refine_source") for r in records if r["tag"] == tag and r["commit"] == state["commit"]
+            and r.get("diff_hash") == state["diff_hash"]}
+    command = sweep.command_line("refine_saved.py", argv)
+    rows = []
     for path in args.states:
         if path.name in done:
             continue
@@ -126,15 +135,16 @@ def main(argv: list[str] | None = None) -> int:
             rec = refine_one(path, cfg, args.n, args.noise, runs)
         except (OSError, KeyError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
             ap.error(f"{path}: {exc}")
-        recovery.append_log(log, rec)
+        res = {k: v for k, v in rec.items() if k not in ledger.CELL_KEY and k not in ledger.LEDGER_FIELDS}
+        res["trained_commit"] = rec["commit"]  # the training run's record; this one adds the refinement
+        rows.append(ledger.record("symscope", tag, rec["dataset"], rec["seed"], rec["d"], rec["n"], rec["noise"],
+                                  cfg.to_dict(), res, command=command, mach={**mach, **state}))
+        ledger.append(rows[-1])
         print(f"{rec['dataset']:<20} seed={rec['seed']}  cosine {rec['cosine_before_refine']:.4f} -> {rec['cosine']:.4f}"
               f"  (kept {rec['refine_kept']}, similarity {rec['refine_similarity']:.3f})",
               flush=True)
-    recovery.write_report(recovery.RESULTS / f"recovery-{args.tag}.md", f"Recovery benchmark: {args.tag} (refined saved states)",
-                          argv, "Trained states refined after the fact by `benchmarks/refine_saved.py` (the engine's final "
-                          "refinement, same split and settings as `SymmetryLens.fit`); wall time = the original run's "
-                          "training time + the refinement's.", recovery.table(recovery.load_log(log), recovery.CELL),
-                          script="refine_saved.py")
+    if rows:
+        print("\n" + recovery.table(rows, recovery.CELL))
     return 0
 
 

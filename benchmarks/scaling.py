@@ -7,7 +7,9 @@ Each d runs in a fresh process (one torch thread) so that peak memory (ru_maxrss
 that d alone. A run times ``--steps`` default-config training steps after ``--warmup`` untimed
 ones, and separately times the symmetry subsystem alone (building G = B·expm(A) and the group
 convolution, forward + backward) to show which part grows how. The exponent of time against d
-is a least-squares fit on log–log axes. Results: ``benchmarks/results/scaling.{jsonl,md,png}``.
+is a least-squares fit on log–log axes. Each d is one ledger record (``method: scaling``, in
+``benchmarks/results/runs.jsonl``); ``python benchmarks/report.py`` draws the table and the figure
+(``benchmarks/results/scaling.png``) from the latest records.
 
 Recovery *quality* against d (cosine, wall time to the end of training) is measured by
 ``benchmarks/recovery.py --suite dims``; this script measures cost only.
@@ -16,6 +18,7 @@ Recovery *quality* against d (cosine, wall time to the end of training) is measu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -26,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from recovery import RESULTS, machine  # noqa: E402
+import ledger  # noqa: E402
+import sweep  # noqa: E402
 
 
 def measure(d: int, steps: int, warmup: int, batch: int) -> dict:
@@ -88,8 +92,19 @@ def main(argv: list[str] | None = None) -> int:
             rec = pool.submit(measure, d, args.steps, args.warmup, batch).result()
         rows.append(rec)
         print(json.dumps(rec), flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scaling.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    state, mach = ledger.git_state(), ledger.machine(git=False)
+    cfg = dataclasses.replace(LensConfig(), batch_size=batch, repair_at=()).to_dict()
+    for r in rows:
+        ledger.append(ledger.record("scaling", "default", "gaussian-shift", 0, r["d"], max(4 * batch, 4 * r["d"]), 0.05,
+                                    dict(cfg, timed_steps=args.steps, warmup=args.warmup),
+                                    dict(r, wall_seconds=round(r["seconds_per_step"] * args.steps, 3)),
+                                    command=sweep.command_line("scaling.py", argv), mach={**mach, **state}))
+    print(scaling_table(rows))
+    return 0
+
+
+def scaling_table(rows: list[dict]) -> str:
+    """Markdown table of the per-d records and the fitted exponents."""
     dims = [r["d"] for r in rows]
     k_all = exponent(dims, [r["seconds_per_step"] for r in rows])
     k_lens = exponent(dims, [r["lens_seconds"] for r in rows])
@@ -97,35 +112,30 @@ def main(argv: list[str] | None = None) -> int:
              "|---|---|---|---|---|"]
     lines += [f"| {r['d']} | {r['padded']} | {r['seconds_per_step']:.3f} | {r['lens_seconds']:.3f} "
               f"({100 * r['lens_fraction']:.0f} %) | {r['peak_memory_mb']:.0f} |" for r in rows]
-    md = RESULTS / "scaling.md"
-    md.write_text(
-        f"# Cost scaling in d\n\nCommand: `python benchmarks/scaling.py {' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
-        f"Machine and versions: `{json.dumps(machine())}`\n\n"
-        f"Default `LensConfig()` (batch {batch}), one torch thread, gaussian-shift data; {args.steps} timed steps "
-        f"after {args.warmup} warm-up steps per d. Load average at the end: {os.getloadavg()[0]:.2f} "
-        f"(other processes on the machine slow these timings down when it exceeds 1).\n\n" + "\n".join(lines) +
-        f"\n\nFitted exponent (time ∝ d^k): whole step k = {k_all:.2f}; symmetry subsystem alone k = {k_lens:.2f}.\n"
-    )
-    try:
-        import matplotlib
+    return "\n".join(lines) + (f"\n\nFitted exponent (time ∝ d^k): whole step k = {k_all:.2f}; symmetry subsystem "
+                               f"alone k = {k_lens:.2f}.")
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(5, 3.6))
-        ax.loglog(dims, [r["seconds_per_step"] for r in rows], "o-", label=f"whole step (k = {k_all:.2f})")
-        ax.loglog(dims, [r["lens_seconds"] for r in rows], "s--", label=f"G + group conv. (k = {k_lens:.2f})")
-        ax.set_xlabel("d")
-        ax.set_ylabel("seconds per step (1 thread)")
-        ax.legend()
-        ax.grid(True, which="both", alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(RESULTS / "scaling.png", dpi=120)
-        plt.close(fig)
-    except ImportError:
-        pass
-    print(md.read_text())
-    return 0
+def plot(rows: list[dict], path: Path) -> None:
+    """Log–log plot of seconds per step (whole step and symmetry subsystem) against d."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dims = [r["d"] for r in rows]
+    k_all = exponent(dims, [r["seconds_per_step"] for r in rows])
+    k_lens = exponent(dims, [r["lens_seconds"] for r in rows])
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    ax.loglog(dims, [r["seconds_per_step"] for r in rows], "o-", label=f"whole step (k = {k_all:.2f})")
+    ax.loglog(dims, [r["lens_seconds"] for r in rows], "s--", label=f"G + group conv. (k = {k_lens:.2f})")
+    ax.set_xlabel("d")
+    ax.set_ylabel("seconds per step (1 thread)")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,16 @@
-"""Side-by-side table: every method × dataset at d = 33, from the recorded results files.
+"""Side-by-side table: every method × dataset at d = 33, from the ledger.
 
-    python benchmarks/side_by_side.py            # writes benchmarks/results/side-by-side.md
+    python benchmarks/side_by_side.py                 # the latest record of every cell
+    python benchmarks/side_by_side.py --commit 4b6709e
 
-Nothing is run here: the table is assembled from the jsonl files that ``recovery.py`` (symscope,
-default config) and ``baselines.py`` (the peer methods) wrote, so it always shows what was
-measured and can be regenerated after any of them gains seeds. Each cell is
-``minimal runs / runs (median cosine)``; "not run" where a file holds no run of that cell. Only
-d = 33, n = 50,000, noise 0.05 records enter (the common setting of the benchmark).
-
-The symscope column reads the default-config tags listed in ``SYMSCOPE_TAGS`` (experimental
-configs such as ``recovery-spectral-*`` are kept out on purpose: they are not the default); a
-second column shows the same engine without its final refinement (``discover/refine.py``), read
-from the tags recorded before the refinement existed (``SYMSCOPE_UNREFINED_TAGS``), and a third
-the same trained states refined with the experimental rounding of the kept chain
-(``benchmarks/configs/project.toml``, ``SYMSCOPE_PROJECT_TAGS``; not the default until it has been
-measured on every cell).
+Nothing is run here: the table is assembled from ``benchmarks/results/runs.jsonl``, the latest
+record per (method, tag, dataset, seed) of the common setting (d = 33, n = 50,000, noise 0.05).
+Each cell is ``minimal runs / runs (median cosine)``; ``not run`` where the ledger holds no
+record of that cell. A column whose method has no record at all is an error (``MissingSource``),
+not a column of gaps. Columns: symscope with the default settings; the same runs at their last
+training step, before the final refinement (their ``cosine_before_refine``, counted minimal at
+cosine ≥ 0.98); symscope with the experimental rounding of the kept chain (tag ``project``:
+``benchmarks/configs/project.toml``); the peer methods (``baselines.py``).
 """
 
 from __future__ import annotations
@@ -25,81 +21,56 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import recovery  # noqa: E402
+import ledger  # noqa: E402
 
 DATASETS = ["gaussian-shift", "gaussian-permuted", "gaussian-dst", "legendre-shift", "legendre-permuted",
             "legendre-dst", "gaussian-orthogonal", "legendre-orthogonal", "gaussian-shift-circulant",
             "gaussian-permuted-circulant"]
-#: recovery-<tag>.jsonl files made with the default ``LensConfig()``.
-#: (paper-converged: a full suite; -a / -b: the saved trained states re-refined in two processes.)
-SYMSCOPE_TAGS = ["paper-converged", "paper-converged-a", "paper-converged-b", "orthogonal-converged",
-                 "circulant-ring"]
-#: the same, recorded before the final refinement was part of the engine (same training, no refine).
-SYMSCOPE_UNREFINED_TAGS = [*(f"paper-seed{s}" for s in range(5)), "paper-seeds234", "orthogonal", "circulant"]
-#: the same trained states refined with ``benchmarks/configs/project.toml`` (RefineConfig.project = True).
-SYMSCOPE_PROJECT_TAGS = ["paper-project", "paper-project-b", "orthogonal-project"]
-#: baselines-<tag>.jsonl files.
-BASELINE_TAGS = ["fiedler", "spectral", "gan", "gan-extra"]
-METHODS = [("spectral", "spectral init alone"), ("fiedler", "fiedler (\\|corr\\|)"),
-           ("fiedler-sq", "fiedler-sq (corr²)"), ("symmetrygan", "symmetrygan")]
+COMMON = dict(d=33, n=50_000, noise=0.05)
+#: (column label, method, tag, score field); ``cosine_before_refine`` reads the default runs before refinement.
+COLUMNS = [("symscope (default)", "symscope", "default", "cosine"),
+           ("symscope at its last training step", "symscope", "default", "cosine_before_refine"),
+           ("symscope + rounding (experimental)", "symscope", "project", "cosine"),
+           ("spectral init alone", "spectral", "default", "cosine"),
+           ("fiedler (\\|corr\\|)", "fiedler", "default", "cosine"),
+           ("fiedler-sq (corr²)", "fiedler-sq", "default", "cosine"),
+           ("symmetrygan", "symmetrygan", "default", "cosine")]
 
 
-def _rows(prefix: str, tags: list[str]) -> list[dict]:
-    """Records of the common setting from ``<prefix>-<tag>.jsonl``; a run found twice counts once."""
-    rows, seen = [], set()
-    for tag in tags:
-        for r in recovery.load_log(recovery.RESULTS / f"{prefix}-{tag}.jsonl"):
-            key = (r.get("method", "symscope"), r["dataset"], r["seed"], r["d"], r["n"], r["noise"])
-            if r["d"] == 33 and r["n"] == 50_000 and r["noise"] == 0.05 and key not in seen:
-                seen.add(key)
-                rows.append(r)
-    return rows
-
-
-def cell(rows: list[dict]) -> str:
-    """``k/N (median cosine)`` over the runs of one method × dataset."""
+def cell(rows: list[dict], field: str = "cosine") -> str:
+    """``k/N (median cosine)`` over the runs of one method × dataset (``not run`` when there are none)."""
+    rows = [r for r in rows if r.get(field) is not None]
     if not rows:
         return "not run"
-    k = sum(r["verdict"] == "minimal" for r in rows)
-    return f"{k}/{len(rows)} ({statistics.median(r['cosine'] for r in rows):.2f})"
+    if field == "cosine":
+        k = sum(r["verdict"] == "minimal" for r in rows)
+    else:
+        k = sum(r[field] >= r.get("cos_threshold", 0.98) for r in rows)
+    return f"{k}/{len(rows)} ({statistics.median(r[field] for r in rows):.2f})"
 
 
-def side_by_side(symscope_tags: list[str], baseline_tags: list[str],
-                 unrefined_tags: list[str] | None = None, project_tags: list[str] | None = None) -> str:
-    """The Markdown table (one row per dataset, one column per method)."""
-    extra = [(label, _rows("recovery", tags)) for label, tags in
-             (("symscope without refine", unrefined_tags), ("symscope + rounding (experimental)", project_tags)) if tags]
-    sym = _rows("recovery", symscope_tags)
-    base = _rows("baselines", baseline_tags)
-    lines = ["| dataset | symscope (default) | " + "".join(f"{label} | " for label, _ in extra)
-             + " | ".join(label for _, label in METHODS) + " |",
-             "|---" * (len(METHODS) + 2 + len(extra)) + "|"]
-    for name in DATASETS:
-        cols = [cell([r for r in sym if r["dataset"] == name])]
-        cols += [cell([r for r in rows if r["dataset"] == name]) for _, rows in extra]
-        cols += [cell([r for r in base if r["method"] == m and r["dataset"] == name]) for m, _ in METHODS]
-        lines.append(f"| {name} | " + " | ".join(cols) + " |")
+def side_by_side(records: list[dict], commit: str | None = None, columns: list[tuple] = COLUMNS,
+                 datasets: list[str] = DATASETS) -> str:
+    """The Markdown table (one row per dataset, one column per method); raises ``MissingSource``
+    when a column's method and tag have no record in the common setting."""
+    cols = [(label, field, ledger.require(records, f"the column {label!r}", commit, method=method, tag=tag, **COMMON))
+            for label, method, tag, field in columns]
+    lines = ["| dataset | " + " | ".join(label for label, _, _ in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name in datasets:
+        lines.append(f"| {name} | " + " | ".join(cell([r for r in rows if r["dataset"] == name], field)
+                                                for _, field, rows in cols) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--symscope-tags", nargs="+", default=SYMSCOPE_TAGS, metavar="TAG")
-    ap.add_argument("--baseline-tags", nargs="+", default=BASELINE_TAGS, metavar="TAG")
-    ap.add_argument("--unrefined-tags", nargs="*", default=SYMSCOPE_UNREFINED_TAGS, metavar="TAG",
-                    help="symscope runs recorded before the final refinement (a column of their own; none: no column)")
-    ap.add_argument("--project-tags", nargs="*", default=SYMSCOPE_PROJECT_TAGS, metavar="TAG",
-                    help="symscope runs refined with configs/project.toml (a column of their own; none: no column)")
+    ap.add_argument("--commit", help="only the records of this commit (a hash prefix); default: the latest per cell")
     args = ap.parse_args(argv)
-    body = side_by_side(args.symscope_tags, args.baseline_tags, args.unrefined_tags, args.project_tags)
-    sources = ", ".join([f"`recovery-{t}`" for t in args.symscope_tags + args.unrefined_tags + args.project_tags]
-                        + [f"`baselines-{t}`" for t in args.baseline_tags])
-    md = recovery.RESULTS / "side-by-side.md"
-    recovery.write_report(md, "Side by side: symscope and the peer methods (d = 33, n = 50,000, noise 0.05)", argv,
-                 f"Assembled from the results files {sources} (missing files count as no runs); each of "
-                 "those names the command, machine and versions it ran with. Cell: runs with the minimal "
-                 "generator (cosine ≥ 0.98) / runs (median cosine).", body, script="side_by_side.py")
-    print(md.read_text())
+    try:
+        print(side_by_side(ledger.load(), args.commit))
+    except ledger.MissingSource as exc:
+        print(f"side_by_side.py: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The benchmark scripts' bookkeeping: result cells, resuming, merging tags, the suite lists."""
+"""The benchmark scripts' bookkeeping: result cells, the ledger, resuming, the suite lists."""
 
 from __future__ import annotations
 
@@ -9,8 +9,26 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import ledger  # noqa: E402
 import recovery  # noqa: E402
 import run  # noqa: E402
+
+
+@pytest.fixture
+def tmp_ledger(tmp_path, monkeypatch):
+    """A scratch ledger: every script of this test writes there, not into benchmarks/results/."""
+    path = tmp_path / "runs.jsonl"
+    monkeypatch.setattr(ledger, "LEDGER", path)
+    return path
+
+
+def _ledger_rec(dataset: str, seed: int, cosine: float, commit: str, method: str = "symscope", tag: str = "default",
+                **extra) -> dict:
+    result = dict(wall_seconds=1.0, cosine=cosine, verdict="minimal" if cosine >= 0.98 else "not recovered",
+                  minimal=cosine >= 0.98, **extra)
+    mach = dict(commit=commit, dirty=False, diff_hash=None, date="2026-12-01 00:00 UTC")
+    return ledger.record(method, tag, dataset, seed, 33, 50_000, 0.05, dict(steps=10), result, command="test",
+                         mach=mach)
 
 
 def _rec(dataset: str, seed: int, cosine: float, minimal: bool, n: int = 50_000, **extra) -> dict:
@@ -36,33 +54,6 @@ def test_table_shows_the_cells_before_the_refinement_when_recorded():
     assert any(line.startswith("| gaussian-shift") and line.endswith("| 0.951, 1/2 |") for line in lines)
     assert any(line.startswith("| gaussian-dst") and line.endswith("| – |") for line in lines)
     assert "before refine" not in recovery.table(rows[2:], recovery.CELL)
-
-
-def test_old_records_read_as_paper_noise(tmp_path):
-    log = tmp_path / "r.jsonl"
-    log.write_text(json.dumps(_rec("gaussian-dst", 0, 0.9, False)) + "\n")
-    assert recovery.load_log(log)[0]["noise"] == 0.05
-    assert recovery.load_log(tmp_path / "missing.jsonl") == []
-
-
-def test_combine_merges_tags_into_one_table(tmp_path, monkeypatch):
-    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
-    for tag, seed, cos, ok in (("a", 0, 0.99, True), ("b", 1, 0.90, False)):
-        (tmp_path / f"recovery-{tag}.jsonl").write_text(json.dumps(_rec("gaussian-shift", seed, cos, ok)) + "\n")
-    assert recovery.main(["--combine", "a", "b", "--tag", "ab"]) == 0
-    text = (tmp_path / "recovery-ab.md").read_text()
-    assert "| gaussian-shift | 33 | 50000 | 0.05 | 2 | 0.945 | 1/2 |" in text
-    assert "--combine a b --tag ab" in text  # the command that made it
-    assert recovery.main(["--combine", "a", "nope"]) == 2  # a missing tag is an error, not a silent skip
-
-
-@pytest.mark.parametrize("suite", ["quick", "full"])
-def test_run_lists_every_step_without_running(suite, capsys):
-    assert run.main(["--suite", suite, "--list"]) == 0
-    out = capsys.readouterr().out
-    steps = run.QUICK if suite == "quick" else run.FULL
-    assert out.count("python benchmarks/") == len(steps)
-    assert "scaling.py" in out and "baselines.py --suite fiedler" in out
 
 
 def test_diagnose_reads_runs_and_orients_true_sites(tmp_path):
@@ -101,53 +92,15 @@ def test_run_one_checkpoints_and_resumes_a_cell(tmp_path, monkeypatch):
     assert again["cosine"] == pytest.approx(first["cosine"])  # a finished cell resumes to the same result
 
 
-def test_side_by_side_counts_each_run_once_and_marks_missing_cells(tmp_path, monkeypatch):
-    import side_by_side
-
-    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
-    run_a = _rec("gaussian-shift", 0, 0.99, True, noise=0.05)
-    other_setting = _rec("gaussian-shift", 1, 0.10, False, n=2000, noise=0.05)
-    (tmp_path / "recovery-a.jsonl").write_text(json.dumps(run_a) + "\n" + json.dumps(other_setting) + "\n")
-    (tmp_path / "recovery-b.jsonl").write_text(json.dumps(run_a) + "\n")  # the same run under a second tag
-    gan = dict(_rec("gaussian-shift", 0, 0.2, False, noise=0.05), method="symmetrygan")
-    (tmp_path / "baselines-g.jsonl").write_text(json.dumps(gan) + "\n")
-    rows = {line.split(" | ")[0].strip("| "): line for line in side_by_side.side_by_side(["a", "b", "missing"], ["g"]).splitlines()}
-    assert "| 1/1 (0.99) |" in rows["gaussian-shift"]  # counted once; the n = 2000 run is another setting
-    assert "0/1 (0.20) |" in rows["gaussian-shift"]
-    assert rows["gaussian-dst"].count("not run") == 5
-    with_pre = side_by_side.side_by_side(["b"], ["g"], unrefined_tags=["a"]).splitlines()
-    assert "| symscope (default) | symscope without refine |" in with_pre[0]
-    assert any(line.startswith("| gaussian-shift | 1/1 (0.99) | 1/1 (0.99) | not run") for line in with_pre)
-    both = side_by_side.side_by_side(["b"], ["g"], unrefined_tags=["missing"], project_tags=["a"]).splitlines()
-    assert "| symscope (default) | symscope without refine | symscope + rounding (experimental) |" in both[0]
-    assert any(line.startswith("| gaussian-shift | 1/1 (0.99) | not run | 1/1 (0.99) | not run") for line in both)
-    assert side_by_side.main(["--symscope-tags", "a", "--baseline-tags", "g", "--unrefined-tags",
-                              "--project-tags"]) == 0
-    assert "side_by_side.py --symscope-tags a" in (tmp_path / "side-by-side.md").read_text()
-    assert "without refine" not in (tmp_path / "side-by-side.md").read_text()
-
-
-def test_suite_table_keeps_runs_of_earlier_commands_with_the_same_tag(tmp_path, monkeypatch):
-    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
-    log = tmp_path / "recovery-t.jsonl"
-    log.write_text(json.dumps(_rec("gaussian-orthogonal", 0, 0.88, False)) + "\n"
-                   + json.dumps(_rec("legendre-orthogonal", 0, 0.70, False)) + "\n")
-    # every asked-for cell is already done: nothing runs, the table is rewritten from the log
-    assert recovery.main(["--datasets", "legendre-orthogonal", "--seeds", "0", "--dims", "33", "--tag", "t", "--jobs", "1"]) == 0
-    text = (tmp_path / "recovery-t.md").read_text()
-    assert "| gaussian-orthogonal | 33 |" in text and "| legendre-orthogonal | 33 |" in text
-
-
-def test_cuda_device_without_cuda_is_a_clear_error(tmp_path, monkeypatch, capsys):
+def test_cuda_device_without_cuda_is_a_clear_error(tmp_ledger, monkeypatch, capsys):
     import torch
 
-    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit) as exc:
-        recovery.main(["--device", "cuda", "--datasets", "gaussian-shift", "--seeds", "0", "--tag", "x"])
+        recovery.main(["--device", "cuda", "--datasets", "gaussian-shift", "--seeds", "0"])
     assert exc.value.code == 2
     assert "no CUDA device" in capsys.readouterr().err
-    assert not (tmp_path / "recovery-x.jsonl").exists()
+    assert not tmp_ledger.exists()
 
 
 def test_site_anatomy_locates_a_mixed_pair_of_sites():
@@ -206,26 +159,6 @@ def test_diagnose_reads_the_group_convolution_from_a_checkpoint(tmp_path):
         diagnose_sites.main([str(tmp_path / "bad.pt"), "gaussian-shift"])
 
 
-def test_baselines_keep_noise_levels_apart(tmp_path, monkeypatch):
-    import torch
-
-    import baselines
-
-    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
-    threads = torch.get_num_threads()
-    common = ["--methods", "fiedler-sq", "--datasets", "gaussian-permuted", "--seeds", "0", "--d", "9", "--n", "500",
-              "--tag", "nz"]
-    try:
-        assert baselines.main([*common, "--noise", "0.5"]) == 0
-        assert baselines.main(common) == 0  # paper noise: a different cell, so it runs too
-        assert baselines.main(common) == 0  # and now it is skipped
-    finally:
-        torch.set_num_threads(threads)
-    records = recovery.load_log(tmp_path / "baselines-nz.jsonl")
-    assert sorted(r["noise"] for r in records) == [0.05, 0.5]
-    assert "noise = 0.05" in (tmp_path / "baselines-nz.md").read_text()
-
-
 def test_diagnose_rejects_zero_refine_rounds(tmp_path, capsys):
     import numpy as np
 
@@ -237,49 +170,6 @@ def test_diagnose_rejects_zero_refine_rounds(tmp_path, capsys):
     assert exc.value.code == 2 and "--refine needs at least 1 round" in capsys.readouterr().err
 
 
-def test_refine_saved_reproduces_the_engines_refinement_from_the_trained_state(tmp_path, monkeypatch):
-    import numpy as np
-    import torch
-
-    import refine_saved
-
-    monkeypatch.setattr(recovery, "RESULTS", tmp_path)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    threads = torch.get_num_threads()
-    try:  # seed 0, 30 steps: a state the refinement changes (0.337 -> 0.364)
-        rec = recovery.run_one("gaussian-shift", 0, 9, 2000, None, 30, checkpoint_dir=str(tmp_path / "ck"))
-        assert rec["refined"]
-        recovery.append_log(tmp_path / "recovery-t.jsonl", rec)
-        (ckpt,) = (tmp_path / "ck").glob("*.pt")
-        assert refine_saved.main([str(ckpt), "--runs", "t", "--tag", "again", "--n", "2000"]) == 0
-        # the trained C exported to an .npz gives the same
-        np.savez(tmp_path / "gaussian-shift-seed0.npz", C=refine_saved.learned_group_conv(ckpt, before_refine=True))
-        assert refine_saved.main([str(tmp_path / "gaussian-shift-seed0.npz"), "--runs", "t", "--tag", "npz", "--n",
-                                  "2000"]) == 0
-        # settings that keep the trained chain, on a run recorded refined: the record is the trained lens's
-        (tmp_path / "keep.json").write_text('{"refine": {"min_similarity": 1.0}}')
-        assert refine_saved.main([str(ckpt), "--runs", "t", "--tag", "kept", "--n", "2000", "--config",
-                                  str(tmp_path / "keep.json")]) == 0
-    finally:
-        torch.set_num_threads(threads)
-    for tag in ("again", "npz"):
-        (again,) = recovery.load_log(tmp_path / f"recovery-{tag}.jsonl")
-        assert again["refined_from_saved_state"] and again["refined"]
-        assert again["cosine"] == pytest.approx(rec["cosine"], abs=1e-9)  # exactly what fit() did
-        assert again["cosine_before_refine"] == pytest.approx(rec["cosine_before_refine"])
-    (kept,) = recovery.load_log(tmp_path / "recovery-kept.jsonl")
-    assert not kept["refined"] and kept["refine_kept"] == "trained"
-    assert abs(rec["cosine"] - rec["cosine_before_refine"]) > 1e-3  # the recorded run was changed by its refinement
-    assert kept["cosine"] == pytest.approx(rec["cosine_before_refine"], abs=1e-6)
-    with pytest.raises(SystemExit):  # a file name without dataset and seed is one clear error
-        refine_saved.main([str(tmp_path / "ck"), "--runs", "t", "--tag", "x"])
-    np.savez(tmp_path / "gaussian-shift-seed0.npz", C=np.full((9, 9), np.nan))
-    with pytest.raises(SystemExit):  # so is a non-finite matrix
-        refine_saved.main([str(tmp_path / "gaussian-shift-seed0.npz"), "--runs", "t", "--tag", "x", "--n", "2000"])
-    assert not (tmp_path / "recovery-x.jsonl").exists()
-
-
-
 def test_identifiability_flips_move_the_generator_and_gaussian_bumps_show_it():
     import identifiability
 
@@ -289,3 +179,164 @@ def test_identifiability_flips_move_the_generator_and_gaussian_bumps_show_it():
     assert flipped["flips"] >= 1 and flipped["cosine"] < 0.999  # the flip changes the generator...
     assert flipped["d_kurtosis"] < 0 and flipped["d_judge"] > 0  # ...and spiky bumps lose locality
     assert len(flipped["snr"]) == 3 and min(flipped["snr"]) == 1.0  # the noise floor is the smallest eigenvalue
+
+
+def _two_commits() -> tuple[str, str]:
+    commits = ledger._git("rev-list", "--max-count=2", "HEAD").split()
+    if len(commits) < 2:
+        pytest.skip("a shallow clone with one commit: no history to order records by")
+    return commits[1], commits[0]  # older, newer
+
+
+def test_latest_takes_the_newest_commit_per_cell_and_commit_selects_one(tmp_ledger):
+    old, new = _two_commits()
+    for rec in (_ledger_rec("gaussian-shift", 0, 0.99, new), _ledger_rec("gaussian-shift", 0, 0.50, old),
+                _ledger_rec("gaussian-shift", 1, 0.70, old), _ledger_rec("gaussian-shift", 0, 0.10, old, tag="project")):
+        ledger.append(rec)
+    rows = ledger.load()
+    (shift0,) = [r for r in ledger.latest(rows, tag="default") if r["seed"] == 0]
+    assert shift0["cosine"] == 0.99  # newer commit wins although appended first
+    assert len(ledger.latest(rows, tag="default")) == 2 and len(ledger.latest(rows)) == 3  # project is its own cell
+    assert sorted(r["cosine"] for r in ledger.latest(rows, commit=old[:7], tag="default")) == [0.5, 0.7]
+    with pytest.raises(ledger.MissingSource, match="no record for the gan column"):
+        ledger.require(rows, "the gan column", method="symmetrygan")
+    with pytest.raises(ledger.MissingSource, match="no ledger"):
+        ledger.load(tmp_ledger.parent / "absent.jsonl")
+
+
+def test_record_names_the_checkout_commit_and_the_full_config():
+    rec = ledger.record("fiedler", "default", "gaussian-shift", 0, 9, 500, 0.05, dict(power=1.0),
+                        dict(wall_seconds=0.1, cosine=1.0), command="python x")
+    assert rec["commit"] == ledger._git("rev-parse", "HEAD").strip() and rec["commit_source"] == "rev-parse"
+    assert isinstance(rec["dirty"], bool) and rec["config"] == dict(power=1.0)
+    assert rec["config_hash"] == ledger.config_hash({"power": 1.0}) != ledger.config_hash({"power": 2.0})
+    assert rec["machine"]["cpus"] and "commit" not in rec["machine"]
+    with pytest.raises(ValueError, match="wall_seconds"):
+        ledger.record("fiedler", "default", "gaussian-shift", 0, 9, 500, 0.05, {}, dict(cosine=1.0), command="x")
+
+
+def test_git_state_ignores_the_ledger_but_not_other_changes(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "benchmarks" / "results" / "runs.jsonl").write_text("")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    clean = ledger.git_state(tmp_path)
+    assert not clean["dirty"] and clean["diff_hash"] is None and len(clean["commit"]) == 40
+    (tmp_path / "benchmarks" / "results" / "runs.jsonl").write_text("{}\n")  # appending records keeps it clean
+    assert not ledger.git_state(tmp_path)["dirty"]
+    (tmp_path / "a.py").write_text("x = 2\n")
+    dirty = ledger.git_state(tmp_path)
+    assert dirty["dirty"] and dirty["commit"] == clean["commit"] and dirty["diff_hash"]
+    with pytest.raises(ledger.MissingSource, match="not a git checkout"):
+        ledger.git_state(tmp_path / "benchmarks" / "nowhere")
+
+
+def test_side_by_side_marks_missing_cells_and_refuses_a_missing_column(tmp_ledger):
+    import side_by_side
+
+    old, new = _two_commits()
+    recs = [_ledger_rec("gaussian-shift", 0, 0.99, new, cosine_before_refine=0.95),
+            _ledger_rec("gaussian-shift", 0, 0.999, new, tag="project")]
+    recs += [_ledger_rec("gaussian-shift", 0, c, new, method=m) for m, c in
+             (("spectral", 0.97), ("fiedler", 1.0), ("fiedler-sq", 1.0), ("symmetrygan", 0.2))]
+    for rec in recs:
+        ledger.append(rec)
+    rows = {line.split(" | ")[0].strip("| "): line for line in side_by_side.side_by_side(ledger.load()).splitlines()}
+    assert rows["gaussian-shift"] == ("| gaussian-shift | 1/1 (0.99) | 0/1 (0.95) | 1/1 (1.00) | 0/1 (0.97) | 1/1 (1.00) "
+                                      "| 1/1 (1.00) | 0/1 (0.20) |")
+    assert rows["gaussian-dst"].count("not run") == len(side_by_side.COLUMNS)
+    assert side_by_side.main([]) == 0
+    assert side_by_side.main(["--commit", old]) == 2  # nothing at the older commit: an error, not empty columns
+
+
+def test_baselines_resume_from_the_ledger_and_keep_noise_levels_apart(tmp_ledger, capsys):
+    common = ["--methods", "fiedler-sq", "--datasets", "gaussian-permuted", "--seeds", "0", "--d", "9", "--n", "500",
+              "--backend", "pool", "--jobs", "1"]
+    import baselines
+
+    assert baselines.main([*common, "--noise", "0.5"]) == 0
+    assert baselines.main(common) == 0  # paper noise: a different cell, so it runs too
+    assert baselines.main(common) == 0  # and now it is skipped
+    out = capsys.readouterr().out
+    assert out.count("1 cells to run") == 2 and "0 cells to run" in out
+    records = ledger.load()
+    assert sorted(r["noise"] for r in records) == [0.05, 0.5]
+    assert {r["commit"] for r in records} == {ledger.git_state()["commit"]}
+    assert all(r["config"] == {"method": "fiedler-sq", "power": 2.0} and r["tag"] == "default" for r in records)
+
+
+@pytest.mark.parametrize("suite", ["quick", "full"])
+def test_run_lists_the_grid_without_running(suite, capsys, tmp_ledger):
+    assert run.main(["--suite", suite, "--list"]) == 0
+    out = capsys.readouterr().out
+    cells = run.quick_cells() if suite == "quick" else run.full_cells()
+    assert f"grid: {len(cells)} cells" in out and "scaling.py" in out and "report.py" in out
+    assert len({c.key() for c in cells}) == len(cells)  # every cell once
+    assert not tmp_ledger.exists()
+
+
+def test_refine_saved_reproduces_the_engines_refinement_from_the_trained_state(tmp_path, tmp_ledger, monkeypatch):
+    import numpy as np
+    import torch
+
+    import refine_saved
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    threads = torch.get_num_threads()
+    try:  # seed 0, 30 steps: a state the refinement changes (0.337 -> 0.364)
+        res = recovery.run_one("gaussian-shift", 0, 9, 2000, None, 30, checkpoint_dir=str(tmp_path / "ck"))
+        assert res["refined"]
+        cell = {k: res.pop(k) for k in ("dataset", "seed", "d", "n", "noise")}
+        ledger.append(ledger.record("symscope", "t", cell["dataset"], cell["seed"], cell["d"], cell["n"], cell["noise"],
+                                    {"steps": 30}, res, command="test"))
+        (ckpt,) = (tmp_path / "ck").glob("*.pt")
+        assert refine_saved.main([str(ckpt), "--runs", "t", "--n", "2000"]) == 0
+        assert refine_saved.main([str(ckpt), "--runs", "t", "--n", "2000"]) == 0  # done at this commit: skipped
+        # the trained C exported to an .npz gives the same
+        np.savez(tmp_path / "gaussian-shift-seed0.npz", C=refine_saved.learned_group_conv(ckpt, before_refine=True))
+        assert refine_saved.main([str(tmp_path / "gaussian-shift-seed0.npz"), "--runs", "t", "--n", "2000"]) == 0
+        # settings that keep the trained chain, on a run recorded refined: the record is the trained lens's
+        (tmp_path / "keep.json").write_text('{"refine": {"min_similarity": 1.0}}')
+        assert refine_saved.main([str(ckpt), "--runs", "t", "--n", "2000", "--config", str(tmp_path / "keep.json")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    records = ledger.load()
+    again = [r for r in records if r["tag"] == "default"]
+    assert sorted(r["refine_source"] for r in again) == sorted([ckpt.name, "gaussian-shift-seed0.npz"])
+    for r in again:
+        assert r["refined_from_saved_state"] and r["refined"] and r["method"] == "symscope"
+        assert r["cosine"] == pytest.approx(res["cosine"], abs=1e-9)  # exactly what fit() did
+        assert r["cosine_before_refine"] == pytest.approx(res["cosine_before_refine"])
+        assert r["trained_commit"] == records[0]["commit"]
+    (kept,) = [r for r in records if r["tag"] == "keep"]
+    assert not kept["refined"] and kept["refine_kept"] == "trained"
+    assert kept["config"]["refine"]["min_similarity"] == 1.0
+    assert abs(res["cosine"] - res["cosine_before_refine"]) > 1e-3  # the recorded run was changed by its refinement
+    assert kept["cosine"] == pytest.approx(res["cosine_before_refine"], abs=1e-6)
+    with pytest.raises(SystemExit):  # a file name without dataset and seed is one clear error
+        refine_saved.main([str(tmp_path / "ck"), "--runs", "t"])
+    np.savez(tmp_path / "gaussian-shift-seed0.npz", C=np.full((9, 9), np.nan))
+    n = len(ledger.load())
+    with pytest.raises(SystemExit):  # so is a non-finite matrix
+        refine_saved.main([str(tmp_path / "gaussian-shift-seed0.npz"), "--runs", "t", "--n", "2000", "--config",
+                           str(tmp_path / "keep.json")])
+    assert len(ledger.load()) == n
+
+
+def test_every_ledger_record_has_a_commit_and_the_docs_match_the_ledger():
+    import report
+
+    records = ledger.load()
+    assert records and all(len(r["commit"]) == 40 and r["config_hash"] and "config" in r for r in records)
+    assert not [p.name for p in ledger.RESULTS.iterdir() if p.name not in ("runs.jsonl", "scaling.png")]
+    doc, headline = report.build(records)
+    assert not [line for line in doc.splitlines() if line.startswith("#") and "version" in line.lower()]
+    assert len(headline.splitlines()) <= 15 + 2  # the table and its source line, between the markers
+    assert report.main(["--check"]) == 0, "docs/benchmarks.md or the README headline is stale: python benchmarks/report.py"
