@@ -2,27 +2,37 @@
 
 __version__ = "0.1.0"
 
+import importlib
+from typing import Any
+
 from ._validation import SymscopeInputError, SymscopeTrainingError, check_data
-from .data import DATASETS, PAPER_DATASETS, Dataset, load_data, make_dataset
-from .measure import RecoveryReport, recovery_report
+from .measure import HealthReport, RecoveryReport, generator_health, recovery_report
 from .config import DensityConfig, LensConfig, LossWeights, RankSchedule, RefineConfig
-from .lens import SymmetryLens
-from .exploit import (
-    EquivariantBasis,
-    EquivariantLinear,
-    EquivariantMLP,
-    FiniteGroup,
-    InvariantPool,
-    LensAdapter,
-    assert_equivariant,
-    cyclic_group,
-    equivariant_basis,
-    load_group_conv,
-    oracle_group_conv,
-    sample_powers,
-    set_phase,
-    symmetrize,
-)
+
+#: Names whose modules load torch or scipy, imported on first use (PEP 562) so that importing
+#: symscope (and ``symscope --help``) stays fast: name → submodule.
+_LAZY = {
+    **dict.fromkeys(["DATASETS", "PAPER_DATASETS", "Dataset", "load_data", "make_dataset"], "data"),
+    "SymmetryLens": "lens",
+    **dict.fromkeys([
+        "EquivariantBasis", "EquivariantLinear", "EquivariantMLP", "FiniteGroup", "InvariantPool", "LensAdapter",
+        "assert_equivariant", "cyclic_group", "equivariant_basis", "load_group_conv", "oracle_group_conv",
+        "sample_powers", "set_phase", "symmetrize",
+    ], "exploit"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'symscope' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "DATASETS",
@@ -35,6 +45,8 @@ __all__ = [
     "SymscopeTrainingError",
     "recovery_report",
     "RecoveryReport",
+    "generator_health",
+    "HealthReport",
     "SymmetryLens",
     "LensConfig",
     "LossWeights",

@@ -64,7 +64,68 @@ def check_data(X: Any, *, min_samples: int = 2, name: str = "X", allow_constant:
     if n and not allow_constant and np.all(a == a[0]):
         what = "all entries are equal" if np.all(a == a.flat[0]) else f"all {n} samples are identical"
         raise SymscopeInputError(f"{name} is constant ({what}); there is no symmetry to learn")
+    check_standardisable(a, name, allow_constant=allow_constant)
     return a
+
+
+def check_standardisable(a: np.ndarray, name: str = "X", *, allow_constant: bool = False) -> tuple[float, float]:
+    """Global mean and standard deviation of finite float64 data ``a``, refusing data they overflow for.
+
+    The lens standardises with (x − mean) / std; near ±1e154 the squares behind std overflow
+    float64 (and near 1e-300 they underflow to 0), and every result computed from them would be
+    garbage. Raises ``SymscopeInputError`` naming the largest magnitude and what to do.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        mean, std = float(np.mean(a)), float(np.std(a))
+        usable = np.isfinite(mean) and np.isfinite(std) and (allow_constant or (std > 0 and np.isfinite(1.0 / std)))
+    if not usable:
+        biggest = float(np.max(np.abs(a))) if a.size else 0.0
+        size = "large" if not (np.isfinite(mean) and np.isfinite(std)) else "small"
+        raise SymscopeInputError(
+            f"{name} cannot be standardised in float64: its values are too {size} (largest |x| = {biggest:.3g}, "
+            f"standard deviation {'overflows' if size == 'large' else 'underflows to 0'}); "
+            "rescale the data (e.g. divide by a common factor) first")
+    return mean, std
+
+
+def describe_torch_load_failure(exc: BaseException) -> str:
+    """What a failed ``torch.load(..., weights_only=True)`` means, in one line for the user.
+
+    torch's own text advises re-loading with ``weights_only=False`` (which runs code from the
+    file); that advice must never reach the user, so its messages are replaced, not quoted.
+    """
+    text = " ".join(str(exc).split())
+    if type(exc).__name__ == "UnpicklingError" or "weights_only" in text or "pickle" in text.lower():
+        return ("it holds Python objects besides tensors and plain values; refused, because loading them "
+                "could run code from the file")
+    if isinstance(exc, EOFError):
+        return "the file is empty or truncated"
+    return "it is not a PyTorch file written by symscope (damaged, or another format)"
+
+
+def load_torch_file(path: Any, what: str) -> dict[str, Any]:
+    """Read a symscope ``.pt`` file (tensors and plain values only; nothing in it is executed).
+
+    Returns the dict; raises ``SymscopeInputError`` when the file is missing, unreadable, holds
+    anything but tensors and plain values, or is not a symscope file (no ``format`` field).
+    """
+    import warnings
+    from pathlib import Path
+
+    import torch
+
+    p = Path(path)
+    if not p.is_file():
+        raise SymscopeInputError(f"{what} not found: {p}")
+    try:
+        with warnings.catch_warnings():  # torch's pickle-protocol warnings also talk about weights_only
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)  # never unpickles arbitrary objects
+    except Exception as exc:  # noqa: BLE001 - any failure here means the file is not ours
+        raise SymscopeInputError(f"cannot read {what} {p}: {describe_torch_load_failure(exc)}") from None
+    if not isinstance(obj, dict) or not str(obj.get("format", "")).startswith("symscope-"):
+        raise SymscopeInputError(f"{p} is not a symscope {what}")
+    return obj
 
 
 def check_square_matrix(m: Any, name: str) -> np.ndarray:

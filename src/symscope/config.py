@@ -30,12 +30,72 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ._validation import SymscopeInputError
+
+
+# -- validation: every field's type and range, named by its dotted path ------------------------
+#: A range check: (the words of the message, the test).
+Range = tuple[str, Callable[[float], bool]]
+POSITIVE: Range = ("> 0", lambda v: v > 0)
+NON_NEGATIVE: Range = (">= 0", lambda v: v >= 0)
+#: A field's rule: its kind ("int", "float", "bool", "str", "int?" = int or None, "fractions"
+#: = a list of numbers in (0, 1), or a sub-config class) and its range (None: any value).
+Rule = tuple[Any, Range | None]
+
+_KIND_WORDS = {"int": "an integer", "int?": "an integer or null", "float": "a number", "bool": "true or false",
+               "str": "a string", "fractions": "a list of numbers"}
+
+
+def _convert(kind: Any, value: Any) -> Any:
+    """``value`` as ``kind`` (int, float, bool, ...), or ``None`` when it is not of that kind."""
+    is_bool = isinstance(value, bool) or type(value).__name__ == "bool_"
+    if kind == "bool":
+        return bool(value) if is_bool else None
+    if kind in ("int", "int?"):
+        if value is None and kind == "int?":
+            return value
+        return int(value) if isinstance(value, numbers.Integral) and not is_bool else None
+    if kind == "float":
+        ok = isinstance(value, numbers.Real) and not is_bool and math.isfinite(float(value))
+        return float(value) if ok else None
+    if kind == "str":
+        return value if isinstance(value, str) else None
+    if kind == "fractions":
+        if isinstance(value, (list, tuple)) and all(_convert("float", v) is not None for v in value):
+            return tuple(float(v) for v in value)
+        return None
+    return value if isinstance(value, kind) else None
+
+
+def validate_fields(obj: Any, prefix: str) -> None:
+    """Check (and normalise: ints to int, numbers to float, lists to tuples) every field of a
+    frozen config ``obj`` against its class's ``_rules``; raise ``SymscopeInputError`` naming the
+    first bad field by its dotted path (``density.hidden``) with the rule and the value."""
+    for name, (kind, rng) in obj._rules.items():
+        value = getattr(obj, name)
+        path = f"{prefix}{name}"
+        converted = _convert(kind, value)
+        if converted is None and not (kind == "int?" and value is None):
+            what = _KIND_WORDS.get(kind) or f"a {kind.__name__} (a table in a config file)"
+            if kind == "float" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+                what = "a finite number"
+            raise SymscopeInputError(f"config: {path} must be {what}, got {value!r} ({type(value).__name__})")
+        object.__setattr__(obj, name, converted)
+        if rng is None or converted is None:
+            continue
+        words, test = rng
+        if not all(map(test, converted if kind == "fractions" else (converted,))):
+            each = "every entry " if kind == "fractions" else ""
+            shown = list(converted) if kind == "fractions" else converted
+            raise SymscopeInputError(f"config: {path} must {'have' if each else 'be'} {each}{words}, got {shown!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +106,12 @@ class LossWeights:
     uniformity: float = 2.0
     resolution: float = 1.0
     information: float = 0.75
+
+    _rules: ClassVar[dict[str, Rule]] = {k: ("float", NON_NEGATIVE)
+                                         for k in ("alignment", "uniformity", "resolution", "information")}
+
+    def __post_init__(self) -> None:
+        validate_fields(self, "weights.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +126,12 @@ class RankSchedule:
     sharpness: float = 50.0
     end: float = 0.6
 
+    _rules: ClassVar[dict[str, Rule]] = {"sharpness": ("float", POSITIVE),
+                                         "end": ("float", ("in (0, 1]", lambda v: 0 < v <= 1))}
+
+    def __post_init__(self) -> None:
+        validate_fields(self, "rank.")
+
 
 @dataclass(frozen=True, kw_only=True)
 class DensityConfig:
@@ -69,6 +141,12 @@ class DensityConfig:
     hidden: int = 128  # departure: reference 16·d
     clip: float = 4.5
     l2: float = 1e-5
+
+    _rules: ClassVar[dict[str, Rule]] = {"kernels": ("int", POSITIVE), "hidden": ("int", POSITIVE),
+                                         "clip": ("float", POSITIVE), "l2": ("float", NON_NEGATIVE)}
+
+    def __post_init__(self) -> None:
+        validate_fields(self, "density.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +178,16 @@ class RefineConfig:
     spectral: bool = True
     ring: bool = True
     project: bool = False
+
+    _rules: ClassVar[dict[str, Rule]] = {
+        "enabled": ("bool", None), "rounds": ("int", NON_NEGATIVE), "threshold": ("float", POSITIVE),
+        "kurtosis_weight": ("float", NON_NEGATIVE), "starts": ("int", POSITIVE),
+        "min_similarity": ("float", ("in [-1, 1]", lambda v: -1 <= v <= 1)), "polish": ("bool", None),
+        "polish_iters": ("int", POSITIVE), "converge_iters": ("int", NON_NEGATIVE), "spectral": ("bool", None),
+        "ring": ("bool", None), "project": ("bool", None)}
+
+    def __post_init__(self) -> None:
+        validate_fields(self, "refine.")
 
     @property
     def active(self) -> bool:
@@ -134,25 +222,20 @@ class LensConfig:
     log_every: int = 50
     checkpoint_every: int = 500
 
+    _rules: ClassVar[dict[str, Rule]] = {
+        "steps": ("int", POSITIVE), "batch_size": ("int", POSITIVE), "lr": ("float", POSITIVE),
+        "estimator_lr": ("float", POSITIVE), "filter_lr_scale": ("float", POSITIVE), "lr_decay": ("float", POSITIVE),
+        "padding": ("int?", NON_NEGATIVE), "init_std": ("float", NON_NEGATIVE),
+        "init": ("str", ("'identity' or 'spectral'", lambda v: v in ("identity", "spectral"))),
+        "rebase_every": ("int", NON_NEGATIVE), "filter_noise": ("float", NON_NEGATIVE),
+        "filter_noise_decay": ("float", POSITIVE), "repair_at": ("fractions", ("in (0, 1)", lambda v: 0 < v < 1)),
+        "repair_hold": ("int", NON_NEGATIVE), "hold_start": ("int", NON_NEGATIVE),
+        "repair_samples": ("int", POSITIVE), "refine": (RefineConfig, None), "weights": (LossWeights, None),
+        "rank": (RankSchedule, None), "density": (DensityConfig, None), "log_every": ("int", POSITIVE),
+        "checkpoint_every": ("int", POSITIVE)}
+
     def __post_init__(self) -> None:
-        object.__setattr__(self, "repair_at", tuple(float(f) for f in self.repair_at))
-        if any(not 0 < f < 1 for f in self.repair_at):
-            raise SymscopeInputError(f"config: repair_at fractions must lie in (0, 1), got {self.repair_at}")
-        positive = ["steps", "batch_size", "lr", "estimator_lr", "lr_decay", "log_every", "checkpoint_every"]
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise SymscopeInputError(f"config: {name} must be > 0, got {getattr(self, name)}")
-        r = self.refine
-        if (r.rounds < 0 or r.starts < 1 or not r.threshold > 0 or r.kurtosis_weight < 0
-                or not -1 <= r.min_similarity <= 1 or r.polish_iters < 1 or r.converge_iters < 0):
-            raise SymscopeInputError(f"config: refine needs rounds >= 0, starts >= 1, threshold > 0, "
-                                     f"kurtosis_weight >= 0, min_similarity in [-1, 1], polish_iters >= 1 "
-                                     f"and converge_iters >= 0, "
-                                     f"got {r}")
-        if self.init not in ("identity", "spectral"):
-            raise SymscopeInputError(f"config: init must be 'identity' or 'spectral', got {self.init!r}")
-        if self.padding is not None and self.padding < 0:
-            raise SymscopeInputError(f"config: padding must be >= 0 or null, got {self.padding}")
+        validate_fields(self, "")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON-serialisable)."""
@@ -161,7 +244,9 @@ class LensConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LensConfig:
         """Build from a nested dict; unknown keys are an error that lists the valid ones."""
-        return _from_dict(cls, data, "config")
+        if not isinstance(data, dict):
+            raise SymscopeInputError(f"config must be a table/object, got {type(data).__name__}")
+        return _from_dict(cls, data)
 
     @classmethod
     def from_file(cls, path: str | Path) -> LensConfig:
@@ -183,22 +268,22 @@ class LensConfig:
         return cls.from_dict(data)
 
 
-def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+def _from_dict(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    """Build ``cls`` from a nested dict; keys are named by their dotted path in errors."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(fields)
     if unknown:
         raise SymscopeInputError(
-            f"{where}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(fields)}"
+            f"config: unknown key(s) {sorted(prefix + k for k in unknown)}; "
+            f"valid keys{' of ' + prefix[:-1] if prefix else ''}: {sorted(fields)}"
         )
     kwargs = {}
     for name, value in data.items():
         sub = fields[name].default_factory if fields[name].default_factory is not dataclasses.MISSING else None
         if sub is not None and dataclasses.is_dataclass(sub):
             if not isinstance(value, dict):
-                raise SymscopeInputError(f"{where}.{name} must be a table/object")
-            value = _from_dict(sub, value, f"{where}.{name}")
+                raise SymscopeInputError(
+                    f"config: {prefix}{name} must be a table, got {value!r} ({type(value).__name__})")
+            value = _from_dict(sub, value, f"{prefix}{name}.")
         kwargs[name] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise SymscopeInputError(f"{where}: {exc}") from None
+    return cls(**kwargs)

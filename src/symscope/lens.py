@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from ._validation import SymscopeInputError, check_data
+from ._validation import SymscopeInputError, check_data, load_torch_file
 from .config import LensConfig
 from .training import LensModules, Trainer, initialise_spectral
 
@@ -55,16 +55,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def _load_torch(path: str | Path, what: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise SymscopeInputError(f"{what} not found: {p}")
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)  # never unpickles arbitrary objects
-    except Exception as exc:  # noqa: BLE001 - any failure here means the file is not ours
-        raise SymscopeInputError(f"cannot read {what} {p}: {str(exc).splitlines()[0]}") from None
-    if not isinstance(obj, dict) or not str(obj.get("format", "")).startswith("symscope-"):
-        raise SymscopeInputError(f"{p} is not a symscope {what}")
-    return obj
+    return load_torch_file(path, what)  # safe: weights_only, torch's unsafe-loading advice never shown
 
 
 class SymmetryLens:
@@ -75,6 +66,8 @@ class SymmetryLens:
         seed: fixes initialisation, mini-batches and filter noise (same seed → same result).
         device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"``.
         progress: show a progress bar with the current losses.
+        threads: torch CPU threads while fitting (restored afterwards); None: one thread, the
+            deterministic default (same seed, same bytes; also the fastest on a busy machine).
 
     Learned attributes: ``generator_`` (d, d) central crop of G = expm(A); ``filter_`` (d,) unit ψ;
     ``group_conv_`` (d, d) with rows ψᵀGᵏ; ``history_`` (list of dicts); ``events_`` (chain
@@ -83,11 +76,13 @@ class SymmetryLens:
     (global standardisation); ``n_features_in_``; ``run_record_`` (versions, device, timings).
     """
 
-    def __init__(self, config: LensConfig | None = None, *, seed: int = 0, device: str = "auto", progress: bool = True):
+    def __init__(self, config: LensConfig | None = None, *, seed: int = 0, device: str = "auto", progress: bool = True,
+                 threads: int | None = None):
         self.config = config
         self.seed = seed
         self.device = device
         self.progress = progress
+        self.threads = threads
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, X: Any, *, resume_from: str | Path | None = None, checkpoint_path: str | Path | None = None,
@@ -143,12 +138,21 @@ class SymmetryLens:
         elif cfg.init == "spectral":
             initialise_spectral(mods, Xt, seed)
         wall = time.perf_counter()
-        trainer.run(Xt, checkpoint_path=checkpoint_path)
+        threads = 1 if self.threads is None else self.threads
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise SymscopeInputError(f"threads must be an integer >= 1 or None, got {self.threads!r}")
+        threads_before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            trainer.run(Xt, checkpoint_path=checkpoint_path)
+        finally:
+            torch.set_num_threads(threads_before)
         self.config, self.seed = cfg, seed
         self._set_learned(mods, trainer.state.history)
         self.events_ = trainer.state.events
         self.run_record_ = run_record(cfg, seed, device, n, d, trainer.state.step, trainer.state.elapsed,
                                       time.perf_counter() - wall, resumed=ckpt is not None)
+        self.run_record_["torch_threads"] = threads
         return self
 
     def _set_learned(self, mods: LensModules, history: list[dict[str, float]]) -> None:

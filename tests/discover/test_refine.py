@@ -190,7 +190,7 @@ def test_bad_refine_config_is_a_clear_error(bad):
     from symscope import RefineConfig, SymscopeInputError
 
     assert LensConfig.from_dict({"refine": {"rounds": 1}}).refine == RefineConfig(rounds=1)
-    with pytest.raises(SymscopeInputError, match="refine needs"):
+    with pytest.raises(SymscopeInputError, match=r"config: refine\.\w+ must be"):
         LensConfig(refine=RefineConfig(**bad))
 
 

@@ -31,11 +31,60 @@ def _existing_file(path: str | PathLike[str]) -> Path:
     return p
 
 
+#: The first bytes of an .npy file and of a zip archive (.npz).
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _sniff(p: Path) -> str:
+    """What the file's first bytes say it is: "npy", "npz", "empty", "text" or "binary".
+
+    Read before numpy's loader so that a mislabelled file gets a message about the file, not
+    numpy's fallback advice (which, for a text file, suggests unpickling it).
+    """
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise SymscopeInputError(f"cannot read {p}: {_one_line(exc)}") from None
+    if head.startswith(NPY_MAGIC):
+        return "npy"
+    if head.startswith(ZIP_MAGIC):
+        return "npz"
+    if not head:
+        return "empty"
+    try:
+        head.decode("utf-8")
+        return "text"
+    except UnicodeDecodeError:
+        return "binary"
+
+
+def _wrong_kind(p: Path, expected: str, kind: str) -> SymscopeInputError:
+    """The one-line error for a file whose content is not the ``expected`` format."""
+    looks = {"npy": "an .npy array (rename it to .npy)", "npz": "an .npz archive (rename it to .npz)",
+             "empty": "empty", "text": "a text file (for a table of numbers use .csv)",
+             "binary": "neither .npy nor .npz"}[kind]
+    return SymscopeInputError(f"cannot read {p} as {expected}: the file is {looks}")
+
+
+def _numpy_problem(exc: BaseException) -> str:
+    """numpy's error in our words; never its advice to load pickled data."""
+    text = _one_line(exc)
+    if "allow_pickle" in text or "pickle" in text.lower():
+        return ("it holds an array of Python objects (dtype object), which cannot be read without running "
+                "code from the file; save a numeric array instead")
+    return text
+
+
 def _read_npy(p: Path) -> np.ndarray:
+    kind = _sniff(p)
+    if kind != "npy":
+        raise _wrong_kind(p, ".npy", kind)
     try:
         return np.load(p, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise SymscopeInputError(f"cannot read {p} as .npy: {_one_line(exc)}") from None
+        raise SymscopeInputError(f"cannot read {p} as .npy: {_numpy_problem(exc)}") from None
 
 
 def _read_npz_array(p: Path, key: str | None) -> np.ndarray:
@@ -43,6 +92,9 @@ def _read_npz_array(p: Path, key: str | None) -> np.ndarray:
 
     ``key=None`` means: array ``X`` if present, else the only array.
     """
+    kind = _sniff(p)
+    if kind != "npz":
+        raise _wrong_kind(p, ".npz", kind)
     try:
         with np.load(p, allow_pickle=False) as z:
             names = list(z.files)
@@ -52,7 +104,7 @@ def _read_npz_array(p: Path, key: str | None) -> np.ndarray:
             if key is None and len(names) == 1:
                 return z[names[0]]
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise SymscopeInputError(f"cannot read {p} as .npz: {_one_line(exc)}") from None
+        raise SymscopeInputError(f"cannot read {p} as .npz: {_numpy_problem(exc)}") from None
     held = ", ".join(names) if names else "no arrays"
     need = f"an array named {wanted!r}" + ("" if key else " (or a single array)")
     raise SymscopeInputError(f"{p} holds {held}; expected {need}")
