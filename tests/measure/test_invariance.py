@@ -142,6 +142,9 @@ def test_regularisers_are_differentiable_and_vanish_on_invariant_models():
     assert tp.item() > 0 and cp.item() > 0
     eq = EquivariantMLP(g, s, n_out=3, channels=4)
     assert consistency_penalty(eq, x, cyclic_group(g)).item() < 1e-9
+    soft, out = tangent_prop(net, x, lie_algebra(g), on="softmax", return_output=True)
+    ref = lie_derivative(net, x, lie_algebra(g), on="softmax").pow(2).sum(-1).mean()
+    assert torch.allclose(soft, ref, rtol=1e-4) and torch.allclose(out, net(x))
     fd = tangent_prop(net, x, tangent=x @ torch.as_tensor(g, dtype=torch.float32).T - x)
     assert fd.item() > 0
     with pytest.raises(SymscopeInputError, match="exactly one"):

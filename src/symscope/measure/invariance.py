@@ -446,7 +446,7 @@ def jacobian_symmetry_spectrum(f: Fn, x: Any, *, basis: Any = "so", on: str = "o
     def single(z: torch.Tensor) -> torch.Tensor:
         return fn(z.unsqueeze(0)).squeeze(0)
 
-    jac = torch.func.vmap(torch.func.jacrev(single))(x.detach()).double().cpu().numpy()  # (n, c, d)
+    jac = torch.func.vmap(torch.func.jacrev(single))(x.detach()).detach().double().cpu().numpy()  # (n, c, d)
     if jac.ndim != 3:
         raise SymscopeInputError(f"f must map a batch (n, d) to outputs (n, c) or (n,), got Jacobian {jac.shape}")
     if not per_output:
@@ -470,26 +470,36 @@ def jacobian_symmetry_spectrum(f: Fn, x: Any, *, basis: Any = "so", on: str = "o
 
 # -- regularisers -------------------------------------------------------------------------------------------
 def tangent_prop(f: Fn, x: Any, A: Any | None = None, *, tangent: Any | None = None, out_A: Any | None = None,
-                 on: str = "output") -> torch.Tensor:
+                 on: str = "output", return_output: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Tangent-prop penalty mean_x ‖L_A f(x)‖² (a differentiable scalar), Simard et al. 1991.
 
     Give either the generator A (tangent A x, the infinitesimal flow) or explicit ``tangent``
-    vectors (n, d) (e.g. a finite difference G x − x).
+    vectors (n, d) (e.g. a finite difference G x − x). ``return_output`` also returns f(x)
+    (the raw output, from the same forward pass as the JVP), so a training step needs no
+    second forward pass for its data loss.
     """
     x = _as_input(x, f)
     if (A is None) == (tangent is None):
         raise SymscopeInputError("give exactly one of A (a generator) or tangent (vectors (n, d))")
     if A is not None:
-        return lie_derivative(f, x, A, out_A=out_A, on=on).pow(2).sum(-1).mean()
-    t = _as_input(tangent, f, "tangent").to(x.dtype)
-    if t.shape != x.shape:
-        raise SymscopeInputError(f"tangent must have the shape of x {tuple(x.shape)}, got {tuple(t.shape)}")
-    fn = _output_fn(f, on)
-    y, jv = torch.func.jvp(fn, (x,), (t,))
+        t = x @ _as_generator(A, x).T
+    else:
+        t = _as_input(tangent, f, "tangent").to(x.dtype)
+        if t.shape != x.shape:
+            raise SymscopeInputError(f"tangent must have the shape of x {tuple(x.shape)}, got {tuple(t.shape)}")
+    raw = _output_fn(f, "output")
+    squash = on == "softmax"
+    if on not in ("output", "softmax"):
+        raise SymscopeInputError(f"on must be 'output' or 'softmax', got {on!r}")
+    y, jv = torch.func.jvp(raw, (x,), (t,))
     _check_output(y, len(x))
+    if squash:  # J_softmax(y)·v = p ⊙ (v − ⟨p, v⟩), on the logits' JVP: no second pass through f
+        p = torch.softmax(y, -1)
+        jv = p * (jv - (p * jv).sum(-1, keepdim=True))
     if out_A is not None:
-        jv = jv - y @ _as_generator(out_A, y, "out_A").T
-    return jv.pow(2).sum(-1).mean()
+        jv = jv - (torch.softmax(y, -1) if squash else y) @ _as_generator(out_A, y, "out_A").T
+    pen = jv.pow(2).sum(-1).mean()
+    return (pen, y) if return_output else pen
 
 
 def consistency_penalty(f: Fn, x: Any, group: Any, *, generator: torch.Generator | None = None,
