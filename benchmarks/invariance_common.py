@@ -136,6 +136,16 @@ def write(name: str, rows: list[dict[str, Any]], table: str) -> None:
     (RESULTS / f"{name}.md").write_text(table)
 
 
+def read_rows(names: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(headers, rows) of earlier ``write`` outputs, to render several partial runs as one table."""
+    heads, rows = [], []
+    for name in names:
+        lines = [json.loads(line) for line in (RESULTS / f"{name}.jsonl").read_text().splitlines() if line.strip()]
+        heads.append(lines[0])
+        rows += lines[1:]
+    return heads, rows
+
+
 def mean_sd(values: list[float], fmt: str = ".3f") -> str:
     v = np.asarray(values, dtype=float)
     return f"{v.mean():{fmt}} ± {v.std(ddof=1) if len(v) > 1 else 0.0:{fmt}}"

@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from invariance_common import RESULTS, commit, data, discovered_lens, generators, mean_sd, measure, train, write  # noqa: E402
+from invariance_common import (RESULTS, commit, data, discovered_lens, generators, mean_sd, measure, read_rows,  # noqa: E402
+                               train, write)
 
 from symscope.data import shift_matrix  # noqa: E402
 from symscope.exploit import EquivariantMLP, LensAdapter, mlp, oracle_group_conv  # noqa: E402
@@ -55,8 +56,20 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--out", default="learned")
+    ap.add_argument("--merge", nargs="+", metavar="NAME", help="only render the union of earlier outputs as --out")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.merge:
+        heads, rows = read_rows(args.merge)
+        args.transforms = sorted({r["transform"] for r in rows}, key=["permuted", "dst"].index)
+        args.ns = sorted({r["n"] for r in rows})
+        args.seeds = sorted({r["seed"] for r in rows})
+        table = render(rows, args, heads[0]["lens"], float("nan"))
+        table += "\nMerged from " + ", ".join(f"`{m}` ({h['args']})" for m, h in zip(args.merge, heads)) + "\n"
+        write(args.out, heads + rows, table)
+        plot(rows, args, RESULTS / f"{args.out}.png")
+        print(table)
+        return
     t0 = time.perf_counter()
     lens, lens_info = discovered_lens()
     rows = []

@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from invariance_common import commit, cosine, data, discovered_lens, generators, mean_sd, measure, train, write  # noqa: E402
+from invariance_common import (commit, cosine, data, discovered_lens, generators, mean_sd, measure, read_rows, train,  # noqa: E402
+                               write)
 
 from symscope.exploit import cyclic_group, mlp  # noqa: E402
 from symscope.measure import consistency_penalty, tangent_prop  # noqa: E402
@@ -40,8 +41,18 @@ def main() -> None:
     ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--out", default="tangent-prop")
+    ap.add_argument("--merge", nargs="+", metavar="NAME", help="only render the union of earlier outputs as --out")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.merge:
+        heads, rows = read_rows(args.merge)
+        args.ns = sorted({r["n"] for r in rows})
+        args.seeds = sorted({r["seed"] for r in rows})
+        table = render(rows, args, heads[0]["lens"], float("nan"), heads[0]["cost"])
+        table += "\nMerged from " + ", ".join(f"`{m}` ({h['args']})" for m, h in zip(args.merge, heads)) + "\n"
+        write(args.out, heads + rows, table)
+        print(table)
+        return
     t_start = time.perf_counter()
     gens = generators("permuted")
     lens, lens_info = discovered_lens()
