@@ -210,6 +210,14 @@ class SymmetryLens:
         lens.run_record_ = dict(obj["run_record"])
         return lens
 
+    @property
+    def lie_algebra_(self) -> Any:
+        """Lie-algebra element A of G = expm(A) on the padded space, with its base point
+        (``symscope.measure.lie.LensLieAlgebra``; ``.crop()`` is the tangent on the data)."""
+        from .measure.lie import lens_lie_algebra
+
+        return lens_lie_algebra(self)
+
 
 def run_record(cfg: LensConfig, seed: int, device: torch.device, n: int, d: int, steps: int,
                train_seconds: float, wall_seconds: float, resumed: bool) -> dict[str, Any]:
