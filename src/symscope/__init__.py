@@ -22,6 +22,8 @@ from .exploit import (
     sample_powers,
     set_phase,
     symmetrize,
+    equivariance_gap,
+    train_two_phase,
 )
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "oracle_group_conv",
     "load_group_conv",
     "set_phase",
+    "equivariance_gap",
+    "train_two_phase",
     "assert_equivariant",
     "__version__",
 ]
