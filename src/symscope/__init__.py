@@ -17,7 +17,7 @@ _LAZY = {
     **dict.fromkeys([
         "EquivariantBasis", "EquivariantLinear", "EquivariantMLP", "FiniteGroup", "InvariantPool", "LensAdapter",
         "assert_equivariant", "cyclic_group", "equivariant_basis", "load_group_conv", "oracle_group_conv",
-        "sample_powers", "set_phase", "symmetrize",
+        "sample_powers", "set_phase", "symmetrize", "equivariance_gap", "train_two_phase",
     ], "exploit"),
 }
 
@@ -66,6 +66,8 @@ __all__ = [
     "oracle_group_conv",
     "load_group_conv",
     "set_phase",
+    "equivariance_gap",
+    "train_two_phase",
     "assert_equivariant",
     "__version__",
 ]
