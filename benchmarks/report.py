@@ -225,8 +225,10 @@ def build(records: list[dict], commit: str | None = None) -> tuple[str, str]:
     if runs:
         parts.append(sourced("Suite wall time: Ray and the process pool", "python benchmarks/run.py --suite quick "
                              "--backend ray   # and --backend pool", runs, body,
-                             "Every recorded suite run, in ledger order. The load average counts every process on "
-                             "the machine (other jobs shared these two cores)."))
+                             "Every recorded suite run, in ledger order. A row with symscope steps set is a shortened "
+                             "suite: the same grid of cells, every fit cut to that many steps (and SymmetryGAN to its "
+                             "`--gan-epochs`). `pool` is the process pool the sweeps used before Ray (no Ray needed). "
+                             "The load average counts every process on the machine (other jobs shared its cores)."))
     import run  # here: run.py imports this module
 
     full = run.full_cells()
