@@ -204,7 +204,7 @@ def test_an_identity_collapse_is_reported_without_a_truth(tmp_path: Path, capsys
                  "--out", str(tmp_path / "run")]) == 0
     captured = capsys.readouterr()
     assert "health: identity collapse: FAILED FIT: the generator is close to the identity" in captured.out
-    assert "symscope: warning: FAILED FIT" in captured.err
+    assert "symscope: warning: this fit failed (identity collapse)" in captured.err
     health = json.loads((tmp_path / "run" / "run.json").read_text())["health"]
     assert health["failed"] is True and health["verdict"] == "identity collapse" and health["identity_cosine"] > 0.9
 
