@@ -234,6 +234,8 @@ def test_threads_flag_is_used_and_recorded(tmp_path: Path) -> None:
                  "--threads", "2", "--quiet", "--out", str(out)]) == 0
     assert json.loads((out / "run.json").read_text())["torch_threads"] == 2
     assert torch.get_num_threads() == before  # restored after the fit
+    with pytest.raises(symscope.SymscopeInputError, match=r"threads must be an integer >= 1 or None, got 0"):
+        symscope.SymmetryLens(threads=0, progress=False).fit(np.random.default_rng(0).standard_normal((200, 5)))
 
 
 def _cli_env() -> dict[str, str]:
