@@ -204,7 +204,7 @@ def test_an_identity_collapse_is_reported_without_a_truth(tmp_path: Path, capsys
                  "--out", str(tmp_path / "run")]) == 0
     captured = capsys.readouterr()
     assert "health: identity collapse: FAILED FIT: the generator is close to the identity" in captured.out
-    assert "symscope: warning: FAILED FIT" in captured.err
+    assert "symscope: warning: this fit failed (identity collapse)" in captured.err
     health = json.loads((tmp_path / "run" / "run.json").read_text())["health"]
     assert health["failed"] is True and health["verdict"] == "identity collapse" and health["identity_cosine"] > 0.9
 
@@ -234,6 +234,8 @@ def test_threads_flag_is_used_and_recorded(tmp_path: Path) -> None:
                  "--threads", "2", "--quiet", "--out", str(out)]) == 0
     assert json.loads((out / "run.json").read_text())["torch_threads"] == 2
     assert torch.get_num_threads() == before  # restored after the fit
+    with pytest.raises(symscope.SymscopeInputError, match=r"threads must be an integer >= 1 or None, got 0"):
+        symscope.SymmetryLens(threads=0, progress=False).fit(np.random.default_rng(0).standard_normal((200, 5)))
 
 
 def _cli_env() -> dict[str, str]:

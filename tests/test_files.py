@@ -41,8 +41,9 @@ def _write(tmp_path: Path, name: str, content: str | np.ndarray | dict) -> Path:
     [
         ("x.txt", "1,2,3\n", r"unsupported file type '\.txt'"),
         ("x", "1,2,3\n", r"unsupported file type '\(none\)'"),
-        ("x.npy", "not numpy", r"cannot read .*x\.npy as \.npy"),
-        ("x.npz", "not a zip", r"cannot read .*x\.npz as \.npz"),
+        ("x.npy", "not numpy", r"cannot read .*x\.npy as \.npy: the file is a text file \(for a table of numbers use \.csv\)$"),
+        ("x.npz", "not a zip", r"cannot read .*x\.npz as \.npz: the file is a text file"),
+        ("x.npy", "", r"cannot read .*x\.npy as \.npy: the file is empty$"),
         ("x.npz", {"a": GOOD, "b": GOOD}, r"holds a, b; expected an array named 'X' \(or a single array\)"),
         ("x.npy", np.arange(5.0), r"must be 2-D .* got 1-D shape \(5,\)"),
         ("x.npy", np.zeros((2, 3, 4)), r"got 3-D shape \(2, 3, 4\)"),
@@ -76,8 +77,43 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 
 def test_object_array_npy_is_refused_without_pickle(tmp_path: Path) -> None:
     np.save(tmp_path / "o.npy", np.array([[1, "a", None]] * 3, dtype=object), allow_pickle=True)
-    with pytest.raises(SymscopeInputError, match="cannot read .* as .npy: Object arrays"):
-        load_data(tmp_path / "o.npy")
+    np.savez(tmp_path / "o.npz", X=np.array([[1, "a", None]] * 3, dtype=object))
+    for name in ("o.npy", "o.npz"):
+        with pytest.raises(SymscopeInputError, match=r"cannot read .* as .np[yz]: it holds an array of Python objects") as info:
+            load_data(tmp_path / name)
+        assert "allow_pickle" not in str(info.value) and "pickle.load" not in str(info.value)
+
+
+def test_mislabelled_numpy_files_are_named_for_what_they_are(tmp_path: Path) -> None:
+    """A text file or an .npz named .npy never gets numpy's unpickling advice or a dtype <U1 complaint."""
+    np.savez(tmp_path / "a.npz", X=GOOD)
+    (tmp_path / "a.npy").write_bytes((tmp_path / "a.npz").read_bytes())
+    np.save(tmp_path / "b.npy", GOOD)
+    (tmp_path / "b.npz").write_bytes((tmp_path / "b.npy").read_bytes())
+    (tmp_path / "c.npy").write_text("1,2,3\n4,5,6\n")
+    (tmp_path / "d.npy").write_bytes(bytes(range(256)))
+    cases = {"a.npy": r"the file is an \.npz archive \(rename it to \.npz\)$",
+             "b.npz": r"the file is an \.npy array \(rename it to \.npy\)$",
+             "c.npy": r"the file is a text file", "d.npy": r"the file is neither \.npy nor \.npz$"}
+    for name, match in cases.items():
+        with pytest.raises(SymscopeInputError, match=match) as info:
+            load_data(tmp_path / name)
+        assert not any(w in str(info.value) for w in ("allow_pickle", "pickle", "<U1")), name
+    with pytest.raises(SymscopeInputError, match=r"the file is an \.npz archive"):
+        load_generator(tmp_path / "a.npy")
+
+
+@pytest.mark.parametrize("scale, size", [(1e300, "large"), (1e-320, "small")])
+def test_data_the_standardisation_overflows_for_is_refused(scale: float, size: str) -> None:
+    with pytest.raises(SymscopeInputError, match=rf"cannot be standardised in float64: its values are too {size}"):
+        check_data(GOOD * scale)
+
+
+def test_large_but_standardisable_data_is_accepted() -> None:
+    x = check_data(GOOD * 1e150)
+    z = (x - x.mean()) / x.std()
+    assert np.all(np.isfinite(z)) and z.std() == pytest.approx(1.0)
+    assert check_data(np.zeros((1, 4)), min_samples=1, allow_constant=True).shape == (1, 4)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
@@ -237,7 +237,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
               f"(cosine to truth^2 {metrics['power2_cosine']:.3f}, to identity {metrics['identity_cosine']:.3f})")
     print(f"health: {health.verdict}: {health.message}")
     if health.failed:
-        print(f"symscope: warning: {health.message}", file=sys.stderr)
+        print(f"{PROG}: warning: this fit failed ({health.verdict}); its result is not a learned symmetry",
+              file=sys.stderr)
     return 0
 
 

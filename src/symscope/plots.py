@@ -8,6 +8,7 @@ truth-free health check without) in its title.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,8 @@ def plot_run(lens: Any, outdir: str | Path, truth: np.ndarray | None = None, hea
     _matrix(axes[0, 0], lens.generator_, "learned generator G (central crop)")
     if truth is not None:
         _matrix(axes[0, 1], truth, "true minimal generator")
-    fig.suptitle(verdict, color=GOOD_COLOUR if good else BAD_COLOUR, fontsize=11, fontweight="bold")
+    title = verdict if truth is not None else textwrap.fill(verdict, 48)  # one panel: wrap to its width
+    fig.suptitle(title, color=GOOD_COLOUR if good else BAD_COLOUR, fontsize=11, fontweight="bold")
     _save(fig, out / "generator.png", written)
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
@@ -108,7 +110,8 @@ def plot_run(lens: Any, outdir: str | Path, truth: np.ndarray | None = None, hea
         flat = list(axes.flat)
         for ax, k in zip(flat, keys):
             if k in hist[0]:
-                ax.plot(steps, [h[k] for h in hist], color="tab:blue", label="training")
+                ax.plot(steps, [h[k] for h in hist], color="tab:blue", label="training",
+                        marker="o" if len(steps) < 5 else None)
             for step, label, colour in events:
                 ax.axvline(step, color=colour, linestyle="--", linewidth=1.2)
             ax.set_title(k.replace("_", " ") + (" to truth" if k == "cosine" else ""))
@@ -123,7 +126,7 @@ def plot_run(lens: Any, outdir: str | Path, truth: np.ndarray | None = None, hea
             ax.legend(loc="center left", fontsize=8)
         story = flat[len(keys)]
         story.axis("off")
-        lines = [f"{len(steps) and steps[-1]} steps"]
+        lines = [f"{steps[-1]} training step{'s' if steps[-1] != 1 else ''}"]
         lines += [f"step {step}: {label}" for step, label, _ in events] or ["no repairs, no refinement"]
         story.text(0.0, 1.0, "\n".join(lines), va="top", fontsize=9, family="monospace", transform=story.transAxes)
         for step, label, colour in events:  # a legend entry per kind of event
