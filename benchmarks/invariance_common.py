@@ -34,7 +34,7 @@ D = 33
 LENS_POOL_SEED, TEST_SEED = 123, 999
 
 
-def commit() -> str:
+def _head() -> str:
     import subprocess
 
     try:
@@ -42,6 +42,13 @@ def commit() -> str:
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+_STARTED_AT = _head()  # the commit the run's code was loaded from, even if HEAD moves while it runs
+
+
+def commit() -> str:
+    return _STARTED_AT
 
 
 def generators(transform: str) -> dict[str, np.ndarray]:

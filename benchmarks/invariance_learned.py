@@ -64,6 +64,7 @@ def main() -> None:
         args.transforms = sorted({r["transform"] for r in rows}, key=["permuted", "dst"].index)
         args.ns = sorted({r["n"] for r in rows})
         args.seeds = sorted({r["seed"] for r in rows})
+        args.steps = rows[0]["steps"]
         table = render(rows, args, heads[0]["lens"], float("nan"))
         table += "\nMerged from " + ", ".join(f"`{m}` ({h['args']})" for m, h in zip(args.merge, heads)) + "\n"
         write(args.out, heads + rows, table)
@@ -100,7 +101,7 @@ COLUMNS = (("acc", ".3f"), ("discrete_tv", ".2g"), ("discrete_flip", ".2g"), ("l
 def render(rows: list[dict], args: argparse.Namespace, lens_info: dict, wall: float) -> str:
     out = [f"E-JAC-1 learned invariance (commit {commit()}; `python benchmarks/invariance_learned.py --transforms "
            f"{' '.join(args.transforms)} --ns {' '.join(map(str, args.ns))} --seeds {' '.join(map(str, args.seeds))} "
-           f"--steps {args.steps}`; {wall:.0f} s wall, 1 thread). Discovered lens: {lens_info}\n"]
+           f"--steps {args.steps}`; {'%.0f s wall' % wall if wall == wall else 'merged runs'}, 1 thread). Discovered lens: {lens_info}\n"]
     for transform in args.transforms:
         out += [f"\n**{transform}** (mean ± sd over seeds {args.seeds})\n",
                 "| model | n | " + " | ".join(c for c, _ in COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]

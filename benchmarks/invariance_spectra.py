@@ -167,16 +167,18 @@ def plot(o5_s: list, bump_s: list, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    panels = [p for p, data in (("o5", o5_s), ("bump", bump_s)) if data]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    axes = dict(zip(panels, axes[0]))
     if o5_s:
-        ax = axes[0]
+        ax = axes["o5"]
         for s in o5_s:
             ax.semilogy(np.arange(1, len(s) + 1), np.maximum(s, 1e-12), ".-", lw=0.6, ms=3)
         ax.axvline(35.5, color="k", ls=":", lw=1)
         ax.set(title="O(5) regression: spectrum over so(10)", xlabel="index (descending)", ylabel="singular value")
         ax.text(36, ax.get_ylim()[1] * 0.3, "true null\nspace (10)", fontsize=8)
     if bump_s:
-        ax = axes[1]
+        ax = axes["bump"]
         s, rt, rw = bump_s[0]
         ax.semilogy(np.arange(1, len(s) + 1), np.maximum(s, 1e-12), "-", color="gray", lw=1, label="so(33) spectrum, seed 0")
         ax.axhline(rt, color="tab:green", label=f"‖C â‖, A_true ({100 * np.mean(s < rt):.0f}th pct)")

@@ -48,6 +48,8 @@ def main() -> None:
         heads, rows = read_rows(args.merge)
         args.ns = sorted({r["n"] for r in rows})
         args.seeds = sorted({r["seed"] for r in rows})
+        args.weights = sorted({r["weight"] for r in rows if r["arm"] != "mlp"})
+        args.steps = rows[0]["steps"]
         table = render(rows, args, heads[0]["lens"], float("nan"), heads[0]["cost"])
         table += "\nMerged from " + ", ".join(f"`{m}` ({h['args']})" for m, h in zip(args.merge, heads)) + "\n"
         write(args.out, heads + rows, table)
@@ -108,7 +110,7 @@ def render(rows: list[dict], args: argparse.Namespace, lens_info: dict, wall: fl
     keys = sorted({(r["arm"], r["weight"]) for r in rows}, key=lambda k: (ARMS.index(k[0]), k[1]))
     out = [f"E-JAC-2 tangent prop (commit {commit()}; `python benchmarks/invariance_tangent_prop.py "
            f"--ns {' '.join(map(str, args.ns))} --seeds {' '.join(map(str, args.seeds))} "
-           f"--weights {' '.join(map(str, args.weights))} --steps {args.steps}`; {wall:.0f} s wall, 1 thread)\n",
+           f"--weights {' '.join(map(str, args.weights))} --steps {args.steps}`; {'%.0f s wall' % wall if wall == wall else 'merged runs'}, 1 thread)\n",
            f"Discovered lens: {lens_info}\n"]
     for metric, fmt in (("acc", ".3f"), ("discrete_tv", ".3f"), ("lee_true_sq", ".3g"), ("sec_per_step", ".4f")):
         out.append(f"\n{metric} (mean ± sd over seeds)\n")
