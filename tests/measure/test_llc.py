@@ -226,7 +226,7 @@ def test_susceptibility_matches_the_gaussian_closed_form():
     zeros = torch.zeros(n, 1)
     nb, gamma = 10.0, 10.0
     res = llc_susceptibility(_Scalar(), (x, zeros), (2 * x, zeros), n_beta=nb, localization=gamma, lr=2e-3,
-                             num_chains=6, num_steps=4000, seed=0)
+                             num_chains=8, num_steps=6000, seed=0)
     expect = 0.5 * nb * 3.0 * gamma / (nb + gamma) ** 2
     assert res.llc.llc == pytest.approx(0.5 * nb / (nb + gamma), rel=0.1)
     assert res.chi == pytest.approx(expect, rel=0.15), (res.chi, expect)

@@ -61,8 +61,9 @@ class LLCDiagnostics:
 
     frac_below_init: share of post-burn-in draws with nβ·(L(w_t) − L(w*)) < −1, i.e. draws e times
         more probable than w* itself (w* is not a local minimum); warn above 0.05.
-    drift: |second-half − first-half| / |whole| of the post-burn-in mean excess loss (λ̂ still
-        moving: too few steps or too small a step); warn above 0.10.
+    drift: |second half − first half| / |whole| of the post-burn-in mean excess loss (λ̂ still
+        moving: too few steps or too small a step); warn above 0.10 when the chains agree on the
+        move (its mean exceeds 2 standard errors of the per-chain moves).
     chain_cv: sd / |mean| of the per-chain λ̂; warn above 0.20.
     acceptance: mean Metropolis-adjusted Langevin acceptance probability of the SGLD moves
         (devinterp's calibration proxy, exact for full batch); warn below 0.5 (step too large).
@@ -319,8 +320,10 @@ def _summarise(run: _Run, n_beta: float, burnin: int) -> tuple[float, float, np.
     else:
         frac_below = float((n_beta * post < -1.0).mean())
         h = post.shape[1] // 2
-        m1, m2 = post[:, :h].mean(), post[:, h:].mean()
-        drift = float(abs(m2 - m1) / max(abs(post.mean()), 1e-300))
+        moves = post[:, h:].mean(axis=1) - post[:, :h].mean(axis=1)  # per chain: second half − first half
+        drift = float(abs(moves.mean()) / max(abs(post.mean()), 1e-300))
+        # a move counts only if the chains agree on it (> 2 standard errors across chains)
+        significant = C < 2 or abs(moves.mean()) > 2 * moves.std(ddof=1) / math.sqrt(C)
         cv = float(per_chain.std(ddof=1) / max(abs(llc), 1e-300)) if C > 1 else 0.0
         acc_post = run.accept[:, burnin:] if run.accept.shape[1] > burnin else run.accept
         acc = float(np.nanmean(acc_post)) if acc_post.size else float("nan")
@@ -328,7 +331,7 @@ def _summarise(run: _Run, n_beta: float, burnin: int) -> tuple[float, float, np.
             warnings.append(f"negative LLC ({llc:.3g}): w* is not a local minimum of the sampled loss")
         if frac_below > MAX_FRAC_BELOW_INIT:
             warnings.append(f"{frac_below:.0%} of draws fall well below L(w*): w* is not a local minimum")
-        if drift > MAX_DRIFT:
+        if drift > MAX_DRIFT and significant:
             warnings.append(f"not converged: the mean loss moved {drift:.0%} between the halves of the chain "
                             "(more steps or a larger lr)")
         if cv > MAX_CHAIN_CV:
