@@ -223,8 +223,8 @@ def build(records: list[dict], commit: str | None = None) -> tuple[str, str]:
                          "symmetry subsystem (G = B·expm(A) and the group convolution, forward + backward)."))
     runs, body = suites(records)
     if runs:
-        parts.append(sourced("Suite wall time: Ray and the process pool", "python benchmarks/run.py --suite quick "
-                             "--backend ray   # and --backend pool", runs, body,
+        parts.append(sourced("Suite wall time: Ray and the process pool",
+                             "\n".join(dict.fromkeys(r["command"] for r in runs)), runs, body,
                              "Every recorded suite run, in ledger order. A row with symscope steps set is a shortened "
                              "suite: the same grid of cells, every fit cut to that many steps (and SymmetryGAN to its "
                              "`--gan-epochs`). `pool` is the process pool the sweeps used before Ray (no Ray needed). "
