@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 from ._validation import SymscopeInputError, SymscopeTrainingError, check_data
 from .data import DATASETS, PAPER_DATASETS, Dataset, load_data, make_dataset
-from .measure import RecoveryReport, recovery_report
+from .measure import RecoveryMonitor, RecoveryReport, recovery_report
 from .config import DensityConfig, LensConfig, LossWeights, RankSchedule, RefineConfig
 from .lens import SymmetryLens
 from .exploit import (
@@ -35,6 +35,7 @@ __all__ = [
     "SymscopeTrainingError",
     "recovery_report",
     "RecoveryReport",
+    "RecoveryMonitor",
     "SymmetryLens",
     "LensConfig",
     "LossWeights",

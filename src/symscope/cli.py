@@ -101,7 +101,7 @@ def _write_run(out: Path, lens: SymmetryLens, truth: np.ndarray | None, data_inf
     np.save(out / "filter.npy", lens.filter_)
     np.save(out / "group_conv.npy", lens.group_conv_)
     lens.save(out / "lens.pt")
-    (out / "config.json").write_text(json.dumps(lens.config.to_dict(), indent=2) + "\n")
+    (out / "config.json").write_text(json.dumps(lens.config_.to_dict(), indent=2) + "\n")
     keys = list(dict.fromkeys(k for h in lens.history_ for k in h))
     with open(out / "history.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
@@ -135,7 +135,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         if args.steps is not None:
             config = dataclasses.replace(config, steps=args.steps)
     out.mkdir(parents=True, exist_ok=True)
-    lens = SymmetryLens(config, seed=args.seed, device=args.device, progress=not args.quiet)
+    seed = None if args.resume else args.seed  # resuming: the checkpoint's seed (the API refuses a differing one)
+    lens = SymmetryLens(config, seed=seed, device=args.device, progress=not args.quiet)
     try:
         lens.fit(X, resume_from=ckpt if args.resume else None, checkpoint_path=ckpt, truth=truth)
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import MIN_FEATURES, SymscopeInputError, check_square_matrix
+from ..training import Callback, logged
 
 #: Powers of the truth a learner might converge to instead of the minimal generator.
 POWERS = (2, 3)
@@ -115,3 +116,34 @@ def recovery_report(learned: np.ndarray, truth: np.ndarray, *, cos_threshold: fl
         cos_threshold=float(cos_threshold),
         dim=len(g),
     )
+
+
+class RecoveryMonitor(Callback):
+    """Training callback: the recovery cosines against a known ``truth`` (d, d) in every history record,
+    and before / after the refinement in its event. It only records; it does not influence the fit."""
+
+    def __init__(self, truth: Any):
+        self.truth = check_square_matrix(truth, "truth")
+
+    def measure(self, mods: Any) -> dict[str, float]:
+        """cosine, power2_cosine, identity_cosine of the modules' current generator."""
+        g = mods.generator.cropped().cpu().double().numpy()
+        if g.shape != self.truth.shape:
+            raise SymscopeInputError(f"truth must be {g.shape}, got {self.truth.shape}")
+        rep = recovery_report(g, self.truth)
+        return {"cosine": rep.cosine, "power2_cosine": rep.power2_cosine, "identity_cosine": rep.identity_cosine}
+
+    def on_fit_start(self, trainer: Any) -> None:
+        self.measure(trainer.mods)  # a wrong shape fails now, not at the first record
+
+    def on_step_end(self, trainer: Any, step: int, terms: dict[str, Any]) -> None:
+        rec = logged(trainer, step)
+        if rec is not None:
+            rec.update(self.measure(trainer.mods))
+
+    def on_refine_start(self, mods: Any) -> None:
+        self._before = self.measure(mods)
+
+    def on_refine_end(self, mods: Any, event: dict[str, Any]) -> None:
+        event.update({"cosine_before": self._before["cosine"], "power2_cosine_before": self._before["power2_cosine"],
+                      "identity_cosine_before": self._before["identity_cosine"], **self.measure(mods)})
