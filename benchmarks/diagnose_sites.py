@@ -54,7 +54,7 @@ def checkpoint_modules(path: Path, before_refine: bool = False):
     import torch
 
     from symscope import LensConfig
-    from symscope.training import LensModules
+    from symscope.discover.modules import LensModules
 
     ckpt = torch.load(path, weights_only=True, map_location="cpu")
     d = int(ckpt["modules"]["filter.psi"].shape[0])
@@ -96,7 +96,7 @@ def loss_at(sites: np.ndarray, X: np.ndarray, steps: int, average: int, seed: in
     import torch
 
     from symscope import LensConfig
-    from symscope.training import LensModules, objectives
+    from symscope.discover.modules import LensModules
 
     cfg = LensConfig()
     d = sites.shape[0]
@@ -106,14 +106,13 @@ def loss_at(sites: np.ndarray, X: np.ndarray, steps: int, average: int, seed: in
     est = mods.estimator_parameters()
     opt = torch.optim.Adam(est, lr=cfg.estimator_lr, eps=1e-7)
     rng = torch.Generator().manual_seed(seed)
-    slot = torch.arange(cfg.batch_size) % d
     acc: list[dict[str, float]] = []
     for s in range(steps):
         if s == int(0.8 * steps):
             for group in opt.param_groups:
                 group["lr"] = cfg.estimator_lr * 0.1
         y = Xt[torch.randint(0, Xt.shape[0], (cfg.batch_size,), generator=rng)] @ Q.T
-        terms = objectives(mods, y, slot, 1.0, cfg)
+        terms = mods.terms(y, 1.0, cfg)
         for p, g in zip(est, torch.autograd.grad(terms["estimator_nll"], est)):
             p.grad = g
         opt.step()

@@ -47,6 +47,7 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
 
     torch.set_num_threads(1)
     from symscope import LensConfig, SymmetryLens, make_dataset, recovery_report
+    from symscope.discover.refine import STEP_MARKS
 
     cfg = LensConfig.from_file(config_file) if config_file else LensConfig()
     if steps is not None:
@@ -65,8 +66,9 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
     rep = recovery_report(lens.generator_, ds.generator)
     refine = next((e for e in lens.events_ if e["event"] == "refine"), None)
     extra = {} if refine is None or "cosine_before" not in refine else dict(
-        cosine_before_refine=refine["cosine_before"], refined=bool(refine["refined"]), refine_kept=refine.get("kept"),
-        refine_ring=bool(refine.get("ring", 0.0)))
+        cosine_before_refine=refine["cosine_before"], refined=bool(refine["refined"]),
+        refine_kept=refine.get("kept", "") + "".join(STEP_MARKS[s] for s in refine.get("steps", ())),
+        refine_ring=bool(refine.get("ring", False)))
     return dict(dataset=name, seed=seed, d=d, n=n, noise=noise, steps=cfg.steps, device=lens.run_record_["device"],
                 wall_seconds=round(wall, 1), seconds_per_step=round(wall / cfg.steps, 4),
                 resumed=bool(fit_kw.get("resume_from")), **rep.to_dict(), **extra)

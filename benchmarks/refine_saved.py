@@ -3,11 +3,11 @@
     python benchmarks/refine_saved.py runs/trained/*.npz
     python benchmarks/refine_saved.py --config benchmarks/configs/project.toml ckpt/gaussian-*-seed[01]-*.pt
 
-The refinement (``symscope.discover.refine``) runs after the last training step and is a function
-of the trained group convolution C, the data and the seed only (its samples come from
-``refine_split``). So a run trained before the refinement existed, or trained once and refined
-under other settings (``--config``), can be refined here exactly as ``SymmetryLens.fit`` would:
-same standardisation, same split, same rounds, same trust region, the lens rebuilt the same way.
+The refinement (``symscope.discover.refine``) is a stage after training and a function of the
+trained group convolution C, the data and the seed only (its samples come from ``refine_split``).
+So a trained state can be refined here exactly as ``SymmetryLens.fit`` would, also under other
+settings (``--config``): a checkpoint through ``SymmetryLens.load(path).refine(X)``, a bare C through
+``refine(Chain.from_group_conv(C, X_fit), X_fit, X_judge, config)``.
 
 Inputs: ``DATASET-seedS.npz`` files holding the trained ``C`` (d × d), or training checkpoints
 (``.pt`` from ``recovery.py --checkpoint-dir``) that hold ``trained_modules``. The data are the
@@ -22,7 +22,6 @@ wall time, which this script adds to the refinement's own time. Records go to th
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import pickle
 import re
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import ledger  # noqa: E402
 import recovery  # noqa: E402
 import sweep  # noqa: E402
-from diagnose_sites import checkpoint_modules, learned_group_conv  # noqa: E402
+from diagnose_sites import learned_group_conv  # noqa: E402
 
 NAME = re.compile(r"^(?P<dataset>[a-z-]+?)(-d\d+-n\d+-noise[\d.]+)?-seed(?P<seed>\d+)(-steps\d+)?$")
 
@@ -45,54 +44,48 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
     """Refine one saved state; the record ``recovery.py`` would have written for the run, refined."""
     import torch
 
-    from symscope import make_dataset, recovery_report
-    from symscope.discover.refine import refine_split, refined_sites
-    from symscope.discover.repair import set_chain
-    from symscope.training import LensModules
+    from symscope import SymmetryLens, make_dataset, recovery_report
+    from symscope.discover.chain import Chain
+    from symscope.discover.modules import lens_generator
+    from symscope.discover.refine import STEP_MARKS, refine, refine_split
 
     m = NAME.match(path.stem if path.suffix != ".pt" else path.name[: -len(".pt")])
     if m is None:
         raise ValueError(f"cannot read dataset and seed from the file name {path.name} (want DATASET-seedS.npz)")
     name, seed = m["dataset"], int(m["seed"])
-    trained = checkpoint_modules(path, before_refine=True) if path.suffix == ".pt" else None
-    if trained is not None:  # a checkpoint: its trained_modules
-        with torch.no_grad():
-            C = trained.group_conv().double().numpy()
-    else:
-        C = learned_group_conv(path)
-    if C.ndim != 2 or C.shape[0] != C.shape[1] or not np.isfinite(C).all():
+    lens = SymmetryLens.load(path) if path.suffix == ".pt" else None  # a checkpoint is a lens file
+    C = learned_group_conv(path, before_refine=True) if lens is None else None
+    if C is not None and (C.ndim != 2 or C.shape[0] != C.shape[1] or not np.isfinite(C).all()):
         raise ValueError(f"expected a finite square (d, d) group convolution, got shape {C.shape}")
-    d = C.shape[0]
+    d = lens.n_features_in_ if lens is not None else C.shape[0]
     base = runs.get((name, seed, d, n, noise))
     if base is None:
         raise ValueError(f"no recorded run for {name} seed {seed} d={d} n={n} noise={noise} under --runs")
     ds = make_dataset(name, n=n, d=d, seed=seed, noise=noise)
-    X = torch.as_tensor((ds.X - float(ds.X.mean())) / float(ds.X.std()), dtype=torch.float32)  # as SymmetryLens.fit
     start = time.perf_counter()
-    fit, judge = refine_split(X, seed, cfg.repair_samples)
-    # what refine() does with the lens's C
-    sites, info = refined_sites(C, fit.double().numpy(), judge.double().numpy(), **dataclasses.asdict(cfg.refine),
-                                seed=seed)
-    seconds = time.perf_counter() - start
-    before = base.get("cosine_before_refine", base["cosine"])
-    if sites is not None:
-        mods = LensModules(d, cfg, seed)
-        set_chain(mods, sites, ring=bool(info["ring"]))  # the lens rebuilt as refine() rebuilds it
-        with torch.no_grad():
-            rep = recovery_report(mods.generator.cropped().double().numpy(), ds.generator).to_dict()
-    elif base.get("refined"):  # the recorded run was refined (older settings): score the trained lens itself
-        if trained is None:
+    if lens is not None:  # the lens's own refinement stage, from its trained state
+        lens.refine(ds.X, config=cfg.refine)
+        report = next(e for e in lens.events_ if e["event"] == "refine")
+        rep = recovery_report(lens.generator_, ds.generator).to_dict()
+    else:  # only C: the same stage on the chain read off it (standardisation and split as SymmetryLens.fit)
+        X = torch.as_tensor((ds.X - float(ds.X.mean())) / float(ds.X.std()), dtype=torch.float32)
+        fit, judge = (a.double().numpy() for a in refine_split(X, seed, cfg.repair_samples))
+        chain, rr = refine(Chain.from_group_conv(C, fit), fit, judge, cfg.refine, seed=seed)
+        report = rr.to_dict()
+        if rr.refined:
+            rep = recovery_report(lens_generator(chain, cfg), ds.generator).to_dict()
+        elif base.get("refined"):
             raise ValueError(f"the run recorded for {path.name} was refined; its trained lens is only in a "
                              "checkpoint (.pt)")
-        with torch.no_grad():
-            rep = recovery_report(trained.generator.cropped().double().numpy(), ds.generator).to_dict()
-    else:  # the lens is left as trained: its recorded figures stand
-        rep = {}
+        else:  # the lens is left as trained: its recorded figures stand
+            rep = {}
+    seconds = time.perf_counter() - start
     wall = base["wall_seconds"] + seconds
+    kept = report["kept"] + "".join(STEP_MARKS[s] for s in report["steps"])
     return dict(base, **rep, wall_seconds=round(wall, 1), seconds_per_step=round(wall / base["steps"], 4),
-                cosine_before_refine=before, refined=sites is not None, refined_from_saved_state=True,
-                refine_similarity=info["similarity"], refine_kept=info["kept"], refine_ring=bool(info["ring"]),
-                refine_source=path.name)
+                cosine_before_refine=base.get("cosine_before_refine", base["cosine"]), refined=bool(report["refined"]),
+                refined_from_saved_state=True, refine_similarity=report["similarity"], refine_kept=kept,
+                refine_ring=bool(report["ring"]), refine_source=path.name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,20 +42,16 @@ def measure(d: int, steps: int, warmup: int, batch: int) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from symscope import LensConfig, make_dataset
-    from symscope.training import LensModules, Trainer
+    from symscope import LensConfig, RefineConfig, SymmetryLens, make_dataset
+    from symscope.callbacks import StepTimer
 
-    cfg = dataclasses.replace(LensConfig(), steps=warmup + steps + 1, batch_size=batch, repair_at=())
-    X = torch.as_tensor(make_dataset("gaussian-shift", n=max(4 * batch, 4 * d), d=d, seed=0).X, dtype=torch.float32)
-    X = (X - X.mean()) / X.std()
-    mods = LensModules(d, cfg, seed=0)
-    trainer = Trainer(mods, cfg, seed=0, device=torch.device("cpu"), progress=False)
-    for _ in range(warmup):
-        trainer.step(X)
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.step(X)
-    per_step = (time.perf_counter() - start) / steps
+    cfg = dataclasses.replace(LensConfig(), steps=warmup + steps, batch_size=batch, repair_at=(),
+                              refine=RefineConfig(enabled=False))
+    X = make_dataset("gaussian-shift", n=max(4 * batch, 4 * d), d=d, seed=0).X
+    timer = StepTimer(warmup)
+    lens = SymmetryLens(cfg, seed=0, device="cpu", progress=False, threads=1).fit(X, callbacks=[timer])
+    per_step = float(np.mean(timer.seconds))
+    mods = lens.modules_
     # the symmetry subsystem alone: G, group convolution, a scalar of it, backward
     start = time.perf_counter()
     for _ in range(steps):

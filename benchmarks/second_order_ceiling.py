@@ -50,11 +50,6 @@ def toeplitz_from_spectrum(lam: np.ndarray, guess: np.ndarray, iters: int = 2000
     return c.detach().numpy(), f
 
 
-def diagonal_means(M: np.ndarray) -> np.ndarray:
-    """Mean of each upper diagonal m = 0 … d−1: the autocovariance of the nearest Toeplitz matrix."""
-    return np.array([np.diagonal(M, m).mean() for m in range(len(M))])
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("datasets", nargs="+")
@@ -69,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     from scipy.linalg import toeplitz
 
     from symscope import DATASETS, make_dataset, recovery_report
-    from symscope.data.actions import dst_matrix, true_generator
+    from symscope._linalg import diagonal_means, dst_matrix
+    from symscope.data.actions import true_generator
 
     torch.set_num_threads(1)
     for name in args.datasets:

@@ -14,6 +14,7 @@ from .config import DensityConfig, LensConfig, LossWeights, RankSchedule, Refine
 _LAZY = {
     **dict.fromkeys(["DATASETS", "PAPER_DATASETS", "Dataset", "load_data", "make_dataset"], "data"),
     "SymmetryLens": "lens",
+    "RecoveryMonitor": "measure",
     **dict.fromkeys([
         "EquivariantBasis", "EquivariantLinear", "EquivariantMLP", "FiniteGroup", "InvariantPool", "LensAdapter",
         "assert_equivariant", "cyclic_group", "equivariant_basis", "load_group_conv", "oracle_group_conv",
@@ -47,6 +48,7 @@ __all__ = [
     "RecoveryReport",
     "generator_health",
     "HealthReport",
+    "RecoveryMonitor",
     "SymmetryLens",
     "LensConfig",
     "LossWeights",

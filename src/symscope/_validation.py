@@ -1,4 +1,8 @@
-"""Input validation shared by the loaders, the CLI and the model: one clear line per problem."""
+"""Input validation shared by the loaders, the CLI, the model and ``exploit``: one clear line per problem.
+
+Every user error is a ``SymscopeInputError`` (a ``ValueError``). Torch tensors are accepted where
+noted without importing torch here (the CLI starts without it).
+"""
 
 from __future__ import annotations
 
@@ -139,3 +143,48 @@ def check_square_matrix(m: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise SymscopeInputError(f"{name} contains NaN or inf")
     return a.astype(np.float64)
+
+
+def to_numpy(a: Any, name: str) -> np.ndarray:
+    """``a`` (numpy, torch or nested lists) as a float64 numpy array, rejecting NaN / inf, naming ``name``."""
+    if hasattr(a, "detach"):  # a torch tensor
+        a = a.detach().cpu().double().numpy()
+    try:
+        a = np.asarray(a, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise SymscopeInputError(f"{name} cannot be read as a real array: {exc}") from None
+    if not np.all(np.isfinite(a)):
+        raise SymscopeInputError(f"{name} contains NaN or inf")
+    return a
+
+
+def square(a: Any, name: str) -> np.ndarray:
+    """A finite square matrix (d, d) as float64 numpy."""
+    a = to_numpy(a, name)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise SymscopeInputError(f"{name} must be a square matrix, got shape {a.shape}")
+    return a
+
+
+def rep_stack(a: Any, name: str) -> np.ndarray:
+    """Representation matrices as a finite (k, m, m) stack; a single (m, m) matrix becomes k = 1.
+
+    Accepts a ``FiniteGroup`` (its ``matrices``) or any array.
+    """
+    if hasattr(a, "matrices"):
+        a = a.matrices
+    a = to_numpy(a, name)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3 or a.shape[1] != a.shape[2] or a.shape[0] == 0:
+        raise SymscopeInputError(
+            f"{name} must be a (k, m, m) stack of square representation matrices, got shape {a.shape}")
+    return a
+
+
+def paired_reps(K: Any, L: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate output / input representations of the same group elements (same count k)."""
+    k, l = rep_stack(K, "K (output representation)"), rep_stack(L, "L (input representation)")
+    if len(k) != len(l):
+        raise SymscopeInputError(f"K and L must list the same group elements: got {len(k)} and {len(l)} matrices")
+    return k, l

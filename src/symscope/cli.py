@@ -172,7 +172,7 @@ def _write_run(out: Path, lens: SymmetryLens, truth: np.ndarray | None, data_inf
     np.save(out / "filter.npy", lens.filter_)
     np.save(out / "group_conv.npy", lens.group_conv_)
     lens.save(out / "lens.pt")
-    (out / "config.json").write_text(json.dumps(lens.config.to_dict(), indent=2) + "\n")
+    (out / "config.json").write_text(json.dumps(lens.config_.to_dict(), indent=2) + "\n")
     keys = list(dict.fromkeys(k for h in lens.history_ for k in h))
     with open(out / "history.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
@@ -209,7 +209,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     from .lens import SymmetryLens
 
     out.mkdir(parents=True, exist_ok=True)
-    lens = SymmetryLens(config, seed=seed, device=args.device, progress=not args.quiet, threads=args.threads)
+    lens = SymmetryLens(config, seed=seed, device=args.device, progress=not args.quiet,
+                        threads=1 if args.threads is None else args.threads)
     try:
         lens.fit(X, resume_from=ckpt if args.resume else None, checkpoint_path=ckpt, truth=truth)
     except KeyboardInterrupt:

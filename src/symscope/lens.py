@@ -1,4 +1,12 @@
-"""``SymmetryLens``: the scikit-learn-style estimator of the discovery engine.
+"""``SymmetryLens``: the scikit-learn estimator of the discovery engine.
+
+A fit reads as train → refine → set: the ``Trainer`` runs the gradient phase (with its callbacks:
+chain repair, rebase, history, progress bar, checkpoint, Ctrl-C), the refinement stage
+(``discover/refine.py``) re-solves the trained chain's defects, and the kept chain is set into
+the modules. A checkpoint is a lens file plus the optimiser and RNG state (one format): written
+when training starts, periodically, at the end of training and after the refinement, so an
+interrupted fit resumes from the last of them; after an interrupted refinement only the
+refinement is redone.
 
 >>> from symscope import SymmetryLens, LensConfig, make_dataset
 >>> ds = make_dataset("gaussian-shift", n=512, d=7, seed=0)
@@ -9,9 +17,11 @@
 
 from __future__ import annotations
 
+import inspect
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +29,17 @@ import numpy as np
 import torch
 
 from . import __version__
-from ._validation import SymscopeInputError, check_data, load_torch_file
-from .config import LensConfig
-from .training import LensModules, Trainer, initialise_spectral
+from ._linalg import num_threads
+from ._validation import SymscopeInputError, check_data
+from .config import LensConfig, RefineConfig
+from .discover.modules import LensModules, initialise_spectral
+from .discover.refine import refine_modules, refine_split
+from .lensfile import FORMAT, LENS_KEYS, check_keys, data_fingerprint, load_file, modules_from, read_checkpoint
+from .training import Callback, Checkpoint, Trainer, TrainState, default_callbacks
 
 def min_samples(d: int) -> int:
     """Fewest samples ``fit`` accepts for d features (the density estimators need many)."""
     return max(100, 4 * d)
-
-
-def config_differences(a: LensConfig, b: LensConfig) -> list[str]:
-    """``name: a vs b`` for every (nested, dotted) field where two configs differ."""
-
-    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in d.items():
-            out.update(flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-        return out
-
-    fa, fb = flat(a.to_dict()), flat(b.to_dict())
-    return [f"{k}: {fa.get(k)!r} vs {fb.get(k)!r}" for k in sorted(fa.keys() | fb.keys()) if fa.get(k) != fb.get(k)]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -54,30 +55,55 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-def _load_torch(path: str | Path, what: str) -> dict[str, Any]:
-    return load_torch_file(path, what)  # safe: weights_only, torch's unsafe-loading advice never shown
+class _Estimator:
+    """The scikit-learn estimator contract without the dependency: the constructor arguments are the
+    parameters (``get_params`` / ``set_params``, shown by ``repr`` where they differ from the defaults),
+    so ``sklearn.base.clone`` works."""
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments (scikit-learn's ``get_params``)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> _Estimator:
+        """Set constructor arguments by name (scikit-learn's ``set_params``); returns self."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise SymscopeInputError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {valid}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if v is not defaults[k] and v != defaults[k]]
+        return f"{type(self).__name__}({', '.join(shown)})"
 
 
-class SymmetryLens:
+class SymmetryLens(_Estimator):
     """Learn the minimal generator G of a hidden 1-parameter symmetry and a resolving filter ψ.
 
     Args:
-        config: a ``LensConfig`` (defaults: one setting for all datasets).
-        seed: fixes initialisation, mini-batches and filter noise (same seed → same result).
+        config: a ``LensConfig`` (None: ``LensConfig()``; when resuming, the checkpoint's).
+        seed: fixes initialisation, mini-batches and filter noise (None: 0; when resuming, the checkpoint's).
         device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"``.
         progress: show a progress bar with the current losses.
-        threads: torch CPU threads while fitting (restored afterwards); None: one thread, the
-            deterministic default (same seed, same bytes; also the fastest on a busy machine).
+        threads: torch intra-op threads during ``fit`` / ``refine`` (set for the call, restored after);
+            the default 1 makes the result a function of the seed alone (multi-threaded reductions
+            sum in a varying order); None leaves torch's setting alone.
 
     Learned attributes: ``generator_`` (d, d) central crop of G = expm(A); ``filter_`` (d,) unit ψ;
     ``group_conv_`` (d, d) with rows ψᵀGᵏ; ``history_`` (list of dicts); ``events_`` (chain
-    repairs: step, whether applied, alignment gain; the final ``refine`` event: kept round,
-    stationarity gap before/after, similarity to the trained chain); ``mean_``, ``scale_``
-    (global standardisation); ``n_features_in_``; ``run_record_`` (versions, device, timings).
+    repairs; the ``refine`` event: the ``RefineReport`` fields and seconds); ``mean_``, ``scale_``
+    (global standardisation); ``n_features_in_``; ``config_``, ``seed_`` (those used);
+    ``run_record_`` (versions, device, timings).
     """
 
-    def __init__(self, config: LensConfig | None = None, *, seed: int = 0, device: str = "auto", progress: bool = True,
-                 threads: int | None = None):
+    def __init__(self, config: LensConfig | None = None, *, seed: int | None = None, device: str = "auto",
+                 progress: bool = True, threads: int | None = 1):
         self.config = config
         self.seed = seed
         self.device = device
@@ -85,17 +111,34 @@ class SymmetryLens:
         self.threads = threads
 
     # -- fitting -----------------------------------------------------------------------
-    def fit(self, X: Any, *, resume_from: str | Path | None = None, checkpoint_path: str | Path | None = None,
+    def _checked_threads(self) -> int | None:
+        t = self.threads
+        if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 1):
+            raise SymscopeInputError(f"threads must be a positive integer or None, got {t!r}")
+        return t
+
+    def fit(self, X: Any, y: Any = None, *, resume_from: str | Path | None = None,
+            checkpoint_path: str | Path | None = None, callbacks: Sequence[Callback] = (),
             truth: np.ndarray | None = None) -> SymmetryLens:
-        """Fit on samples X (n, d); returns self.
+        """Fit on samples X (n, d); ``y`` is ignored (scikit-learn convention); returns self.
 
         Args:
-            resume_from: a checkpoint written by an earlier (interrupted) fit; training continues
-                from its step with its config, seed and RNG state.
-            checkpoint_path: where to write checkpoints (periodically and on Ctrl-C).
-            truth: optional true generator (d, d); only used to record the recovery cosine in
-                ``history_`` while training (it does not influence the fit).
+            resume_from: a checkpoint of an earlier (interrupted) fit on the same data; it
+                continues from its step with its config, seed and RNG state (a config or seed given
+                here must equal the checkpoint's).
+            checkpoint_path: where to write checkpoints (see the module docstring).
+            callbacks: extra training callbacks (``training.Callback``), after the default ones.
+            truth: a known true generator (d, d): shorthand for ``callbacks=[RecoveryMonitor(truth)]``
+                (records the recovery cosine in ``history_`` and the refine event; no influence on the fit).
+
+        Raises:
+            SymscopeInputError: bad data, config, or a checkpoint that does not match.
         """
+        with num_threads(self._checked_threads()):
+            return self._fit(X, resume_from, checkpoint_path, callbacks, truth)
+
+    def _fit(self, X: Any, resume_from: str | Path | None, checkpoint_path: str | Path | None,
+             callbacks: Sequence[Callback], truth: np.ndarray | None) -> SymmetryLens:
         cfg = self.config if self.config is not None else LensConfig()
         if not isinstance(cfg, LensConfig):
             raise SymscopeInputError(f"config must be a LensConfig, got {type(cfg).__name__}")
@@ -103,73 +146,130 @@ class SymmetryLens:
         n, d = X.shape
         if n < min_samples(d):
             raise SymscopeInputError(f"too few samples: got {n}, need at least {min_samples(d)} for d={d}")
-        seed = int(self.seed)
-        ckpt = None
+        seed = 0 if self.seed is None else self.seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SymscopeInputError(f"seed must be a non-negative integer, got {seed!r}")
+        seed, fingerprint, ckpt = int(seed), data_fingerprint(X), None
         if resume_from is not None:
-            ckpt = _load_torch(resume_from, "checkpoint")
-            ck_cfg = LensConfig.from_dict(ckpt["config"])
-            if self.config is not None and ck_cfg != cfg:
-                raise SymscopeInputError(
-                    f"checkpoint {resume_from} was written with a different config "
-                    f"({'; '.join(config_differences(ck_cfg, cfg))}: checkpoint vs now); resume without "
-                    "a config to use the checkpoint's own, or start afresh")
-            cfg, seed = ck_cfg, int(ckpt["seed"])
+            ckpt = read_checkpoint(resume_from, fingerprint, self.config, self.seed)
+            cfg, seed = LensConfig.from_dict(ckpt["config"]), int(ckpt["seed"])
         device = resolve_device(self.device)
         self.mean_, self.scale_ = float(X.mean()), float(X.std())
         Xt = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32, device=device)
-        mods = LensModules(d, cfg, seed).to(device)
-        if ckpt is not None and mods.generator.P.shape != ckpt["modules"]["generator.P"].shape:
-            raise SymscopeInputError(f"checkpoint {resume_from} was trained on different data dimension")
-        monitor = None
+        if not torch.isfinite(Xt).all():
+            raise SymscopeInputError("X cannot be standardised: its values overflow (rescale the data)")
         if truth is not None:
-            from .measure import recovery_report
+            from .measure import RecoveryMonitor
 
-            truth = np.asarray(truth, dtype=np.float64)
-            if truth.shape != (d, d):
-                raise SymscopeInputError(f"truth must be ({d}, {d}), got {truth.shape}")
-
-            def monitor(m: LensModules) -> dict[str, float]:
-                rep = recovery_report(m.generator.cropped().cpu().double().numpy(), truth)
-                return {"cosine": rep.cosine, "power2_cosine": rep.power2_cosine, "identity_cosine": rep.identity_cosine}
-
-        trainer = Trainer(mods, cfg, seed, device, progress=self.progress, monitor=monitor)
-        if ckpt is not None:
-            trainer.restore(ckpt)
-        elif cfg.init == "spectral":
+            callbacks = [RecoveryMonitor(truth), *callbacks]
+        mods = modules_from(ckpt, str(resume_from), cfg, seed) if ckpt else LensModules(d, cfg, seed)
+        if mods.d != d:
+            raise SymscopeInputError(f"checkpoint {resume_from} was trained on d={mods.d} features, X has {d}")
+        if ckpt is None and cfg.init == "spectral":
             initialise_spectral(mods, Xt, seed)
+        mods.to(device)
+        self.config_, self.seed_, self._fingerprint = cfg, seed, fingerprint
+        self._trained_modules = ckpt.get("trained_modules") if ckpt else None
+        trainer = Trainer(mods, cfg, seed, device, default_callbacks(cfg, callbacks, self.progress))
+        if ckpt is not None:
+            trainer.restore(ckpt["training"], ckpt["history"], ckpt["events"])
+        self._state, self._modules = trainer.state, mods
+        saver = None if checkpoint_path is None else Checkpoint(checkpoint_path, cfg.checkpoint_every,
+                                                                self._checkpoint_payload)
+        trainer.callbacks += [saver] if saver else []
         wall = time.perf_counter()
-        threads = 1 if self.threads is None else self.threads
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise SymscopeInputError(f"threads must be an integer >= 1 or None, got {self.threads!r}")
-        threads_before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            trainer.run(Xt, checkpoint_path=checkpoint_path)
-        finally:
-            torch.set_num_threads(threads_before)
-        self.config, self.seed = cfg, seed
-        self._set_learned(mods, trainer.state.history)
-        self.events_ = trainer.state.events
+        trainer.run(Xt)
+        if cfg.refine.active and not any(e["event"] == "refine" for e in trainer.state.events):
+            self._refine_stage(Xt, trainer.callbacks)
+            if saver is not None:
+                saver.save(trainer)
+        self._modules = mods.cpu()
         self.run_record_ = run_record(cfg, seed, device, n, d, trainer.state.step, trainer.state.elapsed,
                                       time.perf_counter() - wall, resumed=ckpt is not None)
-        self.run_record_["torch_threads"] = threads
         return self
 
-    def _set_learned(self, mods: LensModules, history: list[dict[str, float]]) -> None:
-        mods = mods.cpu()
-        self._modules = mods
-        self.n_features_in_ = mods.d
-        with torch.no_grad():
-            self.generator_ = mods.generator.cropped().double().numpy()
-            self.filter_ = mods.filter().double().numpy()
-            self.group_conv_ = mods.group_conv().double().numpy()
-        self.history_ = history
+    def _checkpoint_payload(self, trainer: Trainer) -> dict[str, Any]:
+        payload = self._payload(trainer.mods, trainer.state.history, trainer.state.events,
+                                run_record(trainer.cfg, trainer.seed, trainer.device, *self._fingerprint["shape"],
+                                           trainer.state.step, trainer.state.elapsed, 0.0, resumed=False))
+        payload["training"] = trainer.checkpoint()
+        if self._trained_modules is not None:
+            payload["trained_modules"] = self._trained_modules
+        return payload
 
-    # -- using a fitted lens -------------------------------------------------------------
+    def _payload(self, mods: LensModules, history: list, events: list, record: dict[str, Any]) -> dict[str, Any]:
+        return dict(format=FORMAT, config=self.config_.to_dict(), seed=self.seed_,
+                    modules={k: v.detach().cpu() for k, v in mods.state_dict().items()},
+                    mean=self.mean_, scale=self.scale_, history=history, events=events, run_record=record,
+                    data=self._fingerprint)
+
+    # -- the refinement stage ---------------------------------------------------------------
+    def refine(self, X: Any, *, config: RefineConfig | None = None, callbacks: Sequence[Callback] = ()) -> SymmetryLens:
+        """Refine a fitted lens from its trained state on samples X (n, d) (``discover/refine.py``), as
+        ``fit`` does after training: same standardisation, split from ``seed_``, settings ``config``
+        (default ``config_.refine``). Replaces an earlier refinement; returns self."""
+        self._check_fitted()
+        X = check_data(X, min_samples=4)
+        if X.shape[1] != self.n_features_in_:
+            raise SymscopeInputError(f"X has {X.shape[1]} features but the lens was fitted on {self.n_features_in_}")
+        with num_threads(self._checked_threads()):
+            if self._trained_modules is not None:
+                self._modules.load_state_dict(self._trained_modules)
+            self._state.events = [e for e in self._state.events if e["event"] != "refine"]
+            Xt = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
+            self._refine_stage(Xt, callbacks, config)
+        return self
+
+    def _refine_stage(self, Xt: torch.Tensor, callbacks: Sequence[Callback], config: RefineConfig | None = None) -> None:
+        """Refine the chain once after training; recorded as the ``refine`` event (with the report's fields)."""
+        mods, state, cfg = self._modules, self._state, self.config_
+        settings = cfg.refine if config is None else config
+        if mods.padding == 0:  # the refinement (like the repair) assumes an open chain in a padded lens
+            state.events.append({"step": state.step, "event": "refine", "refined": False, "skipped": "circulant padding"})
+            return
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write("symscope: refining the chain (discover/refine.py) ...")
+        start = time.perf_counter()
+        fit, judge = refine_split(Xt, self.seed_, cfg.repair_samples)
+        for cb in callbacks:
+            cb.on_refine_start(mods)
+        self._trained_modules = {k: v.detach().cpu().clone() for k, v in mods.state_dict().items()}
+        report = refine_modules(mods, fit, judge, settings, seed=self.seed_)
+        seconds = time.perf_counter() - start
+        state.elapsed += seconds
+        event = {"step": state.step, "event": "refine", **report.to_dict(), "seconds": round(seconds, 3)}
+        for cb in callbacks:
+            cb.on_refine_end(mods, event)
+        state.events.append(event)
+
+    # -- the learned state ---------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "group_conv_"):
+        if getattr(self, "_modules", None) is None:
             raise SymscopeInputError("this SymmetryLens is not fitted yet: call fit(X) or SymmetryLens.load(path)")
 
+    def _fitted(self, what: str) -> LensModules:
+        if getattr(self, "_modules", None) is None:
+            raise AttributeError(f"{what}: this SymmetryLens is not fitted yet")
+        return self._modules
+
+    def _learned(self, what: str) -> np.ndarray:
+        mods = self._fitted(what)
+        with torch.no_grad():
+            value = {"generator_": mods.generator.cropped, "filter_": mods.filter,
+                     "group_conv_": mods.group_conv}[what]()
+        return value.detach().cpu().double().numpy()
+
+    generator_ = property(lambda self: self._learned("generator_"), doc="(d, d) central crop of G")
+    filter_ = property(lambda self: self._learned("filter_"), doc="(d,) unit filter ψ")
+    group_conv_ = property(lambda self: self._learned("group_conv_"), doc="(d, d) group convolution, rows ψᵀGᵏ")
+    n_features_in_ = property(lambda self: self._fitted("n_features_in_").d, doc="d")
+    modules_ = property(lambda self: self._fitted("modules_"), doc="the fitted ``LensModules`` (torch)")
+    history_ = property(lambda self: self._state.history, doc="per-step records (list of dicts)")
+    events_ = property(lambda self: self._state.events, doc="repairs and the refinement (list of dicts)")
+
+    # -- using a fitted lens -------------------------------------------------------------
     def transform(self, X: Any) -> np.ndarray:
         """Representation y = C·standardise(x) (n, d): the hidden symmetry acts as a plain shift."""
         self._check_fitted()
@@ -178,35 +278,34 @@ class SymmetryLens:
             raise SymscopeInputError(f"X has {X.shape[1]} features but the lens was fitted on {self.n_features_in_}")
         return ((X - self.mean_) / self.scale_) @ self.group_conv_.T
 
-    def fit_transform(self, X: Any, **fit_kwargs: Any) -> np.ndarray:
+    def fit_transform(self, X: Any, y: Any = None, **fit_kwargs: Any) -> np.ndarray:
+        """``fit(X, **fit_kwargs).transform(X)``; ``y`` is ignored."""
         return self.fit(X, **fit_kwargs).transform(X)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the fitted lens to one file (tensors and plain values only)."""
         self._check_fitted()
-        torch.save(dict(
-            format="symscope-lens-1",
-            config=self.config.to_dict(),
-            seed=self.seed,
-            modules={k: v.detach().cpu() for k, v in self._modules.state_dict().items()},
-            mean=self.mean_, scale=self.scale_, history=self.history_, events=self.events_, run_record=self.run_record_,
-        ), path)
+        torch.save(self._payload(self._modules, self.history_, self.events_, self.run_record_), path)
 
     @classmethod
     def load(cls, path: str | Path) -> SymmetryLens:
-        """Read a lens written by ``save`` (safe: ``torch.load(weights_only=True)``)."""
-        obj = _load_torch(path, "lens file")
-        if obj["format"] != "symscope-lens-1":
-            raise SymscopeInputError(f"{path} is a {obj['format']}, not a saved lens")
+        """Read a lens (or a checkpoint: the lens it holds) written by ``save`` / ``fit`` (safe:
+        ``torch.load(weights_only=True)``; a damaged file is refused with one line)."""
+        obj = load_file(path, "lens file")
+        check_keys(obj, LENS_KEYS, str(path))
         cfg = LensConfig.from_dict(obj["config"])
-        d = obj["modules"]["filter.psi"].shape[0]
-        mods = LensModules(d, cfg, int(obj["seed"]))
-        mods.load_state_dict(obj["modules"])
-        lens = cls(cfg, seed=int(obj["seed"]), device="cpu", progress=False)
+        seed = int(obj["seed"])
+        mods = modules_from(obj, str(path), cfg, seed)
+        lens = cls(cfg, seed=seed, device="cpu", progress=False)
+        lens.config_, lens.seed_ = cfg, seed
         lens.mean_, lens.scale_ = float(obj["mean"]), float(obj["scale"])
-        lens._set_learned(mods, list(obj["history"]))
-        lens.events_ = list(obj["events"])
+        lens._fingerprint = obj.get("data") if isinstance(obj.get("data"), dict) else {"shape": [0, mods.d]}
+        lens._modules = mods
+        lens._trained_modules = None
+        if isinstance(obj.get("trained_modules"), dict):
+            lens._trained_modules = modules_from(obj, str(path), cfg, seed, "trained_modules").state_dict()
+        lens._state = TrainState(history=list(obj["history"]), events=list(obj["events"]))
         lens.run_record_ = dict(obj["run_record"])
         return lens
 

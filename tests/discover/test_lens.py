@@ -76,12 +76,14 @@ def test_interrupt_then_resume_equals_uninterrupted_run(tmp_path, data, fitted, 
     ckpt = tmp_path / "checkpoint.pt"
     with pytest.raises(KeyboardInterrupt):
         SymmetryLens(TINY, seed=3, device="cpu", progress=False).fit(data.X, checkpoint_path=ckpt)
-    assert torch.load(ckpt, weights_only=True)["step"] == 5
+    assert torch.load(ckpt, weights_only=True)["training"]["step"] == 5
     monkeypatch.setattr(Trainer, "step", original)
-    resumed = SymmetryLens(seed=99, device="cpu", progress=False).fit(data.X, resume_from=ckpt)
+    resumed = SymmetryLens(device="cpu", progress=False).fit(data.X, resume_from=ckpt)
     np.testing.assert_array_equal(resumed.generator_, fitted.generator_)
     np.testing.assert_array_equal(resumed.filter_, fitted.filter_)
-    assert resumed.seed == 3 and resumed.run_record_["resumed"]
+    assert resumed.seed is None and resumed.seed_ == 3 and resumed.run_record_["resumed"]
+    with pytest.raises(SymscopeInputError, match=r"different config \(seed: 3 vs 99: checkpoint vs now\)"):
+        SymmetryLens(seed=99, device="cpu", progress=False).fit(data.X, resume_from=ckpt)
 
 
 def test_resume_with_a_different_config_is_refused(tmp_path, data):
@@ -157,30 +159,159 @@ def test_cli_discover_bad_input_is_one_line(tmp_path, capsys):
     assert "unknown dataset" in capsys.readouterr().err
 
 
-def test_a_non_finite_loss_stops_with_a_clear_error_and_a_finite_checkpoint(tmp_path, data, monkeypatch):
+def test_a_non_finite_loss_stops_with_a_clear_error_and_a_finite_checkpoint(tmp_path, data):
     from symscope import SymscopeTrainingError
-    from symscope import training
+    from symscope.callbacks import Callback
 
-    original = training.objectives
+    class PoisonAtStep6(Callback):  # from step 6 the marginal estimator answers NaN (its parameters stay finite)
+        def on_step_start(self, trainer, step):
+            if step == 6:
+                trainer.mods.marginal.log_prob = lambda y, shift=0: torch.full_like(y, float("nan"))
 
-    def poisoned(mods, y, slot, t, cfg):
-        terms = original(mods, y, slot, t, cfg)
-        if training.Trainer.current_step == 6:
-            terms["joint_entropy"] = terms["joint_entropy"] * float("nan")
-        return terms
-
-    original_step = training.Trainer.step
-
-    def step(self, X):
-        training.Trainer.current_step = self.state.step
-        return original_step(self, X)
-
-    monkeypatch.setattr(training.Trainer, "current_step", -1, raising=False)  # removed again after the test
-    monkeypatch.setattr(training, "objectives", poisoned)
-    monkeypatch.setattr(training.Trainer, "step", step)
     ckpt = tmp_path / "c.pt"
-    with pytest.raises(SymscopeTrainingError, match=r"diverged at step 6: non-finite loss term \(joint_entropy\)"):
-        SymmetryLens(TINY, progress=False, device="cpu").fit(data.X, checkpoint_path=ckpt)
+    lens = SymmetryLens(TINY, progress=False, device="cpu")
+    with pytest.raises(SymscopeTrainingError, match=r"diverged at step 6: non-finite loss term \(loss, uniformity, marginal_entropy, estimator_nll\)"):
+        lens.fit(data.X, checkpoint_path=ckpt, callbacks=[PoisonAtStep6()])
     saved = torch.load(ckpt, weights_only=True)
-    assert saved["step"] == 6  # the last completed step, parameters untouched by the failed one
+    assert saved["training"]["step"] == 6  # the last completed step, parameters untouched by the failed one
     assert all(torch.isfinite(v).all() for v in saved["modules"].values() if v.is_floating_point())
+
+
+# -- the scikit-learn estimator contract -----------------------------------------------------
+def test_get_params_set_params_repr_and_clone(fitted):
+    lens = SymmetryLens(TINY, seed=3, device="cpu", progress=False)
+    assert lens.get_params() == dict(config=TINY, seed=3, device="cpu", progress=False, threads=1)
+    assert repr(SymmetryLens()) == "SymmetryLens()"
+    assert repr(SymmetryLens(seed=3, threads=None)) == "SymmetryLens(seed=3, threads=None)"
+    assert lens.set_params(seed=4) is lens and lens.seed == 4
+    with pytest.raises(SymscopeInputError, match="invalid parameter 'sed'"):
+        lens.set_params(sed=1)
+    sklearn_base = pytest.importorskip("sklearn.base")
+    copy = sklearn_base.clone(fitted)
+    assert copy.get_params() == fitted.get_params() and not hasattr(copy, "seed_")
+    with pytest.raises(AttributeError):
+        copy.generator_
+
+
+def test_fit_takes_and_ignores_y_and_leaves_the_constructor_arguments_alone(data, fitted):
+    lens = SymmetryLens(TINY, progress=False, device="cpu")
+    y = np.arange(len(data.X))
+    Y = lens.fit_transform(data.X, y)
+    assert lens.config is TINY and lens.seed is None  # fit stores what it used in config_ / seed_
+    assert lens.config_ == TINY and lens.seed_ == 0
+    np.testing.assert_array_equal(Y, lens.transform(data.X))
+    np.testing.assert_array_equal(SymmetryLens(TINY, progress=False, device="cpu").fit(data.X).generator_,
+                                  lens.generator_)
+
+
+def test_the_default_one_thread_is_set_during_fit_and_restored_after(data):
+    from symscope.callbacks import Callback
+
+    seen = []
+
+    class Threads(Callback):
+        def on_step_end(self, trainer, step, terms):
+            seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a = SymmetryLens(TINY, seed=3, progress=False, device="cpu").fit(data.X, callbacks=[Threads()])
+        assert set(seen) == {1} and torch.get_num_threads() == 2
+        b = SymmetryLens(TINY, seed=3, progress=False, device="cpu").fit(data.X)
+        assert a.generator_.tobytes() == b.generator_.tobytes()  # default settings: the seed fixes the bytes
+        seen.clear()
+        SymmetryLens(TINY, seed=3, progress=False, device="cpu", threads=None).fit(data.X, callbacks=[Threads()])
+        assert set(seen) == {2}
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SymscopeInputError, match="threads must be a positive integer"):
+        SymmetryLens(TINY, threads=0).fit(data.X)
+
+
+# -- checkpoints: one format, a data fingerprint, Ctrl-C at any moment -------------------------
+def test_resume_refuses_other_data_with_one_line(tmp_path, data):
+    ckpt = tmp_path / "c.pt"
+    SymmetryLens(dataclasses.replace(TINY, steps=2), progress=False, device="cpu").fit(data.X, checkpoint_path=ckpt)
+    other = make_dataset("gaussian-shift", n=600, d=7, seed=1).X  # same shape, other samples
+    with pytest.raises(SymscopeInputError, match=r"was trained on other data \(shape \(600, 7\)") as exc:
+        SymmetryLens(progress=False, device="cpu").fit(other, resume_from=ckpt)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(SymscopeInputError, match="other data"):
+        SymmetryLens(progress=False, device="cpu").fit(data.X[:500], resume_from=ckpt)
+
+
+def test_a_checkpoint_is_a_lens_file(tmp_path, data, fitted):
+    ckpt = tmp_path / "c.pt"
+    lens = SymmetryLens(TINY, seed=3, progress=False, device="cpu").fit(data.X, checkpoint_path=ckpt)
+    back = SymmetryLens.load(ckpt)
+    np.testing.assert_array_equal(back.generator_, lens.generator_)
+    assert torch.load(ckpt, weights_only=True)["format"] == "symscope-lens-1"
+    fitted.save(tmp_path / "lens.pt")
+    with pytest.raises(SymscopeInputError, match="is a saved lens, not a checkpoint"):
+        SymmetryLens(progress=False).fit(data.X, resume_from=tmp_path / "lens.pt")
+
+
+def test_ctrl_c_in_the_refinement_resumes_with_the_refinement_only(tmp_path, data, monkeypatch):
+    import symscope.lens
+
+    cfg = dataclasses.replace(TINY, steps=6)  # not a multiple of checkpoint_every = 4
+    ref = SymmetryLens(cfg, seed=3, progress=False, device="cpu").fit(data.X)
+    original = symscope.lens.refine_modules
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(symscope.lens, "refine_modules", interrupted)
+    ckpt = tmp_path / "c.pt"
+    with pytest.raises(KeyboardInterrupt):
+        SymmetryLens(cfg, seed=3, progress=False, device="cpu").fit(data.X, checkpoint_path=ckpt)
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["training"]["step"] == 6 and not [e for e in saved["events"] if e["event"] == "refine"]
+    monkeypatch.setattr(symscope.lens, "refine_modules", original)
+    steps = []
+
+    from symscope.callbacks import Callback
+
+    class Count(Callback):
+        def on_step_end(self, trainer, step, terms):
+            steps.append(step)
+
+    resumed = SymmetryLens(progress=False, device="cpu").fit(data.X, resume_from=ckpt, checkpoint_path=ckpt,
+                                                           callbacks=[Count()])
+    assert steps == []  # training is not redone
+    assert [e["event"] for e in resumed.events_].count("refine") == 1
+    np.testing.assert_array_equal(resumed.generator_, ref.generator_)
+    assert [e for e in torch.load(ckpt, weights_only=True)["events"] if e["event"] == "refine"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda c: c.pop("modules"), "the key 'modules' is missing"),
+    (lambda c: c.pop("mean"), "the key 'mean' is missing"),
+    (lambda c: c.update(seed="three"), "'seed' should be int, got str"),
+    (lambda c: c["modules"].update({"generator.P": torch.zeros(3, 3)}), r"generator.P'\] should have shape \(21, 21\)"),
+    (lambda c: c["modules"].pop("filter.psi"), "has no filter"),
+    (lambda c: c["modules"].update({"extra": torch.zeros(1)}), "unexpected entries"),
+    (lambda c: c.update(config={"stepz": 1}), "unknown key"),
+])
+def test_crafted_lens_files_and_checkpoints_are_refused_with_one_line(tmp_path, data, damage, message):
+    ckpt = tmp_path / "c.pt"
+    SymmetryLens(dataclasses.replace(TINY, steps=2), progress=False, device="cpu").fit(data.X, checkpoint_path=ckpt)
+    obj = torch.load(ckpt, weights_only=True)
+    damage(obj)
+    torch.save(obj, ckpt)
+    for call in (lambda: SymmetryLens.load(ckpt),
+                 lambda: SymmetryLens(progress=False).fit(data.X, resume_from=ckpt)):
+        with pytest.raises(SymscopeInputError, match=message) as exc:
+            call()
+        assert "\n" not in str(exc.value)
+
+
+def test_a_damaged_training_state_is_refused_with_one_line(tmp_path, data):
+    ckpt = tmp_path / "c.pt"
+    SymmetryLens(dataclasses.replace(TINY, steps=2), progress=False, device="cpu").fit(data.X, checkpoint_path=ckpt)
+    obj = torch.load(ckpt, weights_only=True)
+    obj["training"].pop("rng")
+    torch.save(obj, ckpt)
+    with pytest.raises(SymscopeInputError, match="the key 'rng' is missing"):
+        SymmetryLens(progress=False).fit(data.X, resume_from=ckpt)

@@ -1,4 +1,6 @@
-"""Final refinement: local defects of an otherwise exact chain are re-solved; exact chains are kept."""
+"""The refinement stage: local defects of an otherwise exact chain are re-solved; exact chains are kept."""
+
+import json
 
 import numpy as np
 import pytest
@@ -6,19 +8,25 @@ import torch
 from scipy.linalg import expm
 from scipy.stats import ortho_group
 
-from symscope import LensConfig, make_dataset, recovery_report
-from symscope.data import shift_matrix
-from symscope.data.actions import dst_matrix
-from symscope.discover.refine import (chain_similarity, consistency, polish_sites, refine, refined_sites,
-                                      resolve_defects, stationarity_gap, stationary_projection, toeplitz_residual)
-from symscope.discover.repair import shift_along
-from symscope.training import LensModules
+from symscope import LensConfig, RefineConfig, make_dataset, recovery_report
+from symscope._linalg import dst_matrix, shift_matrix
+from symscope.discover.chain import Chain
+from symscope.discover.refine import (CANDIDATES, STEPS, RefineReport, chain_similarity, consistency, polish_sites,
+                                      refine, resolve_defects, stationarity_gap, stationary_projection,
+                                      toeplitz_residual)
 
 D = 21
 
 
 def _cosine(sites: np.ndarray, truth: np.ndarray) -> float:
     return recovery_report(sites.T @ shift_matrix(len(sites)) @ sites, truth).cosine
+
+
+def refined_sites(C: np.ndarray, X_fit: np.ndarray, X_judge: np.ndarray, **settings) -> tuple[np.ndarray | None, RefineReport]:
+    """(kept sites, or None when the lens would be left as trained; the report) for a group convolution C."""
+    seed = settings.pop("seed", 0)
+    chain, report = refine(Chain.from_group_conv(C, X_fit), X_fit, X_judge, RefineConfig(**settings), seed=seed)
+    return (chain.sites if report.refined else None), report
 
 
 @pytest.fixture(scope="module")
@@ -86,16 +94,24 @@ def test_trust_region_keeps_the_trained_chain_when_no_candidate_is_close_enough(
     assert 0.5 < chain_similarity(truth, defective) < 1.0
     local = dict(rounds=1, starts=2, polish=False, spectral=False)  # the local re-solve only (fast)
     sites, info = refined_sites(defective, X[:14_000], X[14_000:], **local, min_similarity=1.0)
-    assert sites is None and info["kept"] == "trained" and info["outside_trust_region"] == 1
+    assert sites is None and info.kept == "trained" and info.outside_trust_region == 1
     sites, info = refined_sites(defective, X[:14_000], X[14_000:], **local, min_similarity=0.9)
-    assert sites is not None and info["similarity"] >= 0.9 and _cosine(sites, G) > 0.98
+    assert sites is not None and info.similarity >= 0.9 and _cosine(sites, G) > 0.98
 
 
-def test_refined_sites_keeps_an_exact_chain(chain):
+def test_refine_keeps_an_exact_chain_as_trained(chain):
     X, truth, _, G = chain
     sites, info = refined_sites(truth, X[:8_000], X[14_000:], rounds=1, starts=2, spectral=False, polish_iters=100)
-    assert sites is None or _cosine(sites, G) > 0.995
-    assert info["score_after"] <= info["score_before"]
+    assert sites is None and not info.refined and info.kept == "trained" and info.steps == ()
+    assert info.score_after == info.score_before and info.similarity == 1.0
+
+
+def test_the_candidates_built_from_an_exact_chain_stay_on_it(chain):
+    """Were the judge to prefer one of them, the refined chain would still be the exact one."""
+    X, truth, _, G = chain
+    assert _cosine(polish_sites(truth, X[:8_000], iters=100), G) > 0.995
+    local, _ = resolve_defects(truth, X[:8_000], starts=2)
+    assert _cosine(local, G) > 0.995
 
 
 def test_polish_undoes_a_rotation_of_the_whole_chain_which_the_local_re_solve_cannot(chain):
@@ -121,8 +137,10 @@ def test_the_kept_polished_chain_is_re_solved_further_when_the_judge_prefers_it(
     settings = dict(rounds=0, spectral=False, polish_iters=5)
     short, info_short = refined_sites(rotated, X[:8_000], X[14_000:], converge_iters=0, **settings)
     longer, info_long = refined_sites(rotated, X[:8_000], X[14_000:], converge_iters=300, **settings)
-    assert info_short["kept"] == "polished-trained" and info_long["kept"] == "polished-trained+"
-    assert info_long["score_after"] < info_short["score_after"]
+    assert info_short.kept == "polished-trained" and info_short.steps == ()
+    assert info_long.kept == "polished-trained" and info_long.steps == ("converged",)
+    assert info_long.label == "polished-trained+"
+    assert info_long.score_after < info_short.score_after
     assert _cosine(short, G) < 0.98
     assert _cosine(longer, G) > 0.995
 
@@ -132,22 +150,21 @@ def test_the_spectral_chain_is_a_candidate_and_the_judge_can_keep_it(chain):
     scrambled = ortho_group.rvs(D, random_state=4)  # a trained chain that learned nothing
     assert _cosine(scrambled, G) < 0.3
     sites, info = refined_sites(scrambled, X[:8_000], X[14_000:], rounds=0, polish=False, spectral=True, seed=1)
-    assert info["kept"] == "spectral" and info["candidates"] == 2 and info["score_after"] < info["score_before"]
+    assert info.kept == "spectral" and info.candidates == 2 and info.score_after < info.score_before
     assert _cosine(sites, G) > 0.8
 
 
-def test_refine_updates_the_lens_modules_in_place(chain):
+def test_refine_returns_a_typed_report_and_the_kept_chain(chain):
     X, _, defective, G = chain
-    mods = LensModules(D, LensConfig(), seed=0).double()
-    with torch.no_grad():
-        mods.generator.base.copy_(torch.tensor(shift_along(defective, D)))
-        mods.generator.P.zero_()
-        mods.filter.psi.copy_(torch.tensor(defective[D // 2]))
-    Xt = torch.tensor(X)
-    event = refine(mods, Xt[:14_000], Xt[14_000:], rounds=1, starts=2, spectral=False, polish_iters=100)
-    after = recovery_report(mods.generator.cropped().detach().numpy(), G).cosine
-    assert event["refined"] == 1.0 and event["score_after"] < event["score_before"]
-    assert after > 0.98
+    kept, report = refine(Chain(defective), X[:14_000], X[14_000:], RefineConfig(rounds=1, starts=2, spectral=False,
+                                                                                polish_iters=100))
+    assert isinstance(report.refined, bool) and isinstance(report.ring, bool) and isinstance(report.steps, tuple)
+    assert report.refined and report.score_after < report.score_before
+    assert json.loads(json.dumps(report.to_dict()))["kept"] == report.kept
+    assert recovery_report(kept.generator(), G).cosine > 0.98
+    assert list(CANDIDATES) == ["trained", "local", "spectral", "global"] and list(STEPS) == ["converged", "rounded"]
+    for switch, _ in [*CANDIDATES.values(), *STEPS.values()]:  # every entry is switched by one config field
+        assert switch is None or switch in RefineConfig.__dataclass_fields__
 
 
 def _small_fit(tmp_path, **cfg):
@@ -180,7 +197,7 @@ def test_refine_can_be_switched_off_and_is_skipped_for_circulant_padding(tmp_pat
     (tmp_path / "cyclic").mkdir()
     cyclic, _, _ = _small_fit(tmp_path / "cyclic", padding=0)
     (event,) = [e for e in cyclic.events_ if e["event"] == "refine"]
-    assert event["refined"] == 0.0 and event["skipped"] == "circulant padding"
+    assert event["refined"] is False and event["skipped"] == "circulant padding"
 
 
 @pytest.mark.parametrize("bad", [dict(rounds=-1), dict(starts=0), dict(threshold=0.0), dict(kurtosis_weight=-1.0),
@@ -214,25 +231,14 @@ def test_closes_ring_tells_circulant_data_from_an_open_chain(chain, ring):
 def test_refine_closes_the_ring_on_circulant_data_and_beats_the_open_chain_ceiling(ring):
     X, sites, G = ring
     assert _cosine(sites, G) < 0.98  # the open shift along the true sites: √((d−1)/d) at best
-    mods = LensModules(D, LensConfig(), seed=0).double()
-    with torch.no_grad():
-        mods.generator.base.copy_(torch.tensor(shift_along(np.roll(sites, 5, axis=0), D)))
-        mods.generator.P.zero_()
-        mods.filter.psi.copy_(torch.tensor(sites[D // 2]))
-    Xt = torch.tensor(X)
-    event = refine(mods, Xt[:12_000], Xt[12_000:], rounds=1, starts=2, spectral=False, polish_iters=50,
-                   converge_iters=0)
-    after = recovery_report(mods.generator.cropped().detach().numpy(), G).cosine
-    assert event["ring"] == 1.0 and event["refined"] == 1.0
-    assert after > 0.99
-    off = LensModules(D, LensConfig(), seed=0).double()
-    with torch.no_grad():
-        off.load_state_dict(mods.state_dict())
-        off.generator.base.copy_(torch.tensor(shift_along(np.roll(sites, 5, axis=0), D)))
-    event = refine(off, Xt[:12_000], Xt[12_000:], rounds=1, starts=2, spectral=False, polish_iters=50,
-                   converge_iters=0, ring=False)
-    assert event["ring"] == 0.0
-    assert recovery_report(off.generator.cropped().detach().numpy(), G).cosine < 0.98
+    trained = Chain(np.roll(sites, 5, axis=0))
+    settings = dict(rounds=1, starts=2, spectral=False, polish_iters=50, converge_iters=0)
+    kept, report = refine(trained, X[:12_000], X[12_000:], RefineConfig(**settings))
+    assert report.ring and report.refined and kept.ring
+    assert recovery_report(kept.generator(), G).cosine > 0.99
+    kept, report = refine(trained, X[:12_000], X[12_000:], RefineConfig(**settings, ring=False))
+    assert not report.ring and not kept.ring
+    assert recovery_report(kept.generator(), G).cosine < 0.98
 
 
 def test_stationary_projection_rounds_a_perturbed_chain_to_the_exact_one():
@@ -262,6 +268,7 @@ def test_project_rounds_a_chain_whose_highest_frequencies_are_mixed(chain):
     settings = dict(rounds=0, spectral=False, polish_iters=100, converge_iters=0)
     plain, info_plain = refined_sites(mixed, X[:8_000], X[14_000:], **settings)
     rounded, info = refined_sites(mixed, X[:8_000], X[14_000:], project=True, **settings)
-    assert info_plain["kept"] == "polished-trained" and info["kept"] == "polished-trained~"
-    assert info["score_after"] < info_plain["score_after"]
+    assert info_plain.kept == "polished-trained" and info_plain.steps == ()
+    assert info.kept == "polished-trained" and info.steps == ("rounded",) and info.label == "polished-trained~"
+    assert info.score_after < info_plain.score_after
     assert _cosine(rounded, G) > _cosine(plain, G) + 0.01

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from symscope import LensConfig, make_dataset, recovery_report
-from symscope.data import shift_matrix
-from symscope.discover.repair import order_chain, path_weight, repair, repaired_rotation, shift_along
-from symscope.training import LensModules
+from symscope._linalg import shift_along, shift_matrix
+from symscope.discover.modules import LensModules
+from symscope.discover.repair import order_chain, path_weight, repair, repaired_rotation
 
 
 def test_order_chain_undoes_a_fold_and_a_moved_segment():

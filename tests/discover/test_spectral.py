@@ -8,10 +8,9 @@ import torch
 
 from symscope import LensConfig, make_dataset, recovery_report
 from symscope._validation import SymscopeInputError
-from symscope.discover.repair import shift_along
-from symscope.data.actions import dst_matrix
+from symscope._linalg import dst_matrix, shift_along
+from symscope.discover.modules import LensModules, initialise_spectral
 from symscope.discover.spectral import mean_kurtosis, spectral_sites
-from symscope.training import LensModules, initialise_spectral
 
 
 def _init_cosine(name: str, d: int = 9) -> float:

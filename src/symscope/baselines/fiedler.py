@@ -18,7 +18,7 @@ from scipy.linalg import eigh
 from scipy.sparse.csgraph import laplacian
 
 from .._validation import SymscopeInputError, check_data
-from ..data.actions import true_generator
+from .._linalg import shift_along as _shift_along
 
 
 def correlation_graph(X: np.ndarray, power: float = 1.0) -> np.ndarray:
@@ -75,7 +75,7 @@ def shift_along(order: np.ndarray, circulant: bool = False) -> np.ndarray:
         raise SymscopeInputError(f"order must be a permutation of 0..{d - 1}")
     p = np.zeros((d, d))
     p[order, np.arange(d)] = 1.0
-    return true_generator(p, circulant)
+    return _shift_along(p.T, ring=circulant)
 
 
 def fiedler_generator(

@@ -9,27 +9,10 @@ DST-I matrix ``D`` (frequency shift), a Haar-random orthogonal matrix, or any us
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 from scipy.stats import ortho_group
 
-
-def shift_matrix(d: int, circulant: bool = False) -> np.ndarray:
-    """One-step shift ``S`` with ones at ``(i+1, i)``: ``(S x)_i = x_{i-1}``.
-
-    The non-cyclic shift (``circulant=False``) has d-1 ones and is only a *partial isometry*
-    (``SᵀS`` is the identity minus the last basis projector): content shifted past the edge
-    is lost. With ``circulant=True`` the corner ``(0, d-1)`` is added and ``S`` is a cyclic
-    permutation, hence orthogonal.
-    """
-    s = np.eye(d, k=-1)
-    if circulant:
-        s[0, d - 1] = 1.0
-    return s
-
-
-def dst_matrix(d: int) -> np.ndarray:
-    """Orthonormal DST-I matrix ``D_nk = sqrt(2/(d+1)) sin(π n k/(d+1))``; symmetric and involutory."""
-    return scipy.fft.dst(np.eye(d), type=1, norm="ortho", axis=0)
+from .._linalg import dst_matrix, shift_along, shift_matrix  # noqa: F401 - shift_matrix re-exported here
+from .._validation import SymscopeInputError
 
 
 def permutation_matrix(d: int, seed: int = 0) -> np.ndarray:
@@ -49,31 +32,25 @@ def check_orthogonal(u: np.ndarray, atol: float = 1e-8) -> np.ndarray:
     """Validate a user-given hidden transform: square, finite and orthogonal."""
     u = np.asarray(u, dtype=np.float64)
     if u.ndim != 2 or u.shape[0] != u.shape[1]:
-        raise ValueError(f"hidden transform must be a square matrix, got shape {u.shape}")
+        raise SymscopeInputError(f"hidden transform must be a square matrix, got shape {u.shape}")
     if not np.all(np.isfinite(u)):
-        raise ValueError("hidden transform contains NaN or inf")
+        raise SymscopeInputError("hidden transform contains NaN or inf")
     err = np.abs(u @ u.T - np.eye(len(u))).max()
     if err > atol:
-        raise ValueError(f"hidden transform is not orthogonal (max |U Uᵀ - I| = {err:.2e})")
+        raise SymscopeInputError(f"hidden transform is not orthogonal (max |U Uᵀ - I| = {err:.2e})")
     return u
 
 
 def transform_matrix(kind: str, d: int, seed: int = 0) -> np.ndarray:
-    """The orthogonal ``U`` of a named hidden transform."""
-    if kind == "shift":
-        return np.eye(d)
-    if kind == "permuted":
-        return permutation_matrix(d, seed)
-    if kind == "dst":
-        return dst_matrix(d)
-    if kind == "orthogonal":
-        return random_orthogonal(d, seed)
-    raise ValueError(f"unknown hidden transform {kind!r}; choose one of {sorted(TRANSFORMS)}")
+    """The orthogonal ``U`` of a named hidden transform (``TRANSFORMS``)."""
+    if kind not in _CONSTRUCTORS:
+        raise SymscopeInputError(f"unknown hidden transform {kind!r}; choose one of {sorted(TRANSFORMS)}")
+    return _CONSTRUCTORS[kind](d, seed)
 
 
 def true_generator(u: np.ndarray, circulant: bool = False) -> np.ndarray:
     """Minimal generator ``U S Uᵀ`` of the data ``x' = U x`` (either direction is correct)."""
-    return u @ shift_matrix(len(u), circulant) @ u.T
+    return shift_along(u.T, ring=circulant)
 
 
 TRANSFORMS = {
@@ -81,4 +58,11 @@ TRANSFORMS = {
     "permuted": "fixed random permutation: shuffled-pixel translation",
     "dst": "DST-I: frequency shift",
     "orthogonal": "Haar-random orthogonal change of basis",
+}
+
+_CONSTRUCTORS = {
+    "shift": lambda d, seed: np.eye(d),
+    "permuted": permutation_matrix,
+    "dst": lambda d, seed: dst_matrix(d),
+    "orthogonal": random_orthogonal,
 }

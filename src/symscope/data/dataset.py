@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import SymscopeInputError
 from . import actions, signals
 
 
@@ -86,13 +87,13 @@ def make_dataset(
     ((4, 7), (7, 7))
     """
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+        raise SymscopeInputError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if int(d) != d or d < 5:
-        raise ValueError(f"dimension d must be an integer >= 5, got {d}")
+        raise SymscopeInputError(f"dimension d must be an integer >= 5, got {d}")
     if int(n) != n or n < 1:
-        raise ValueError(f"number of samples n must be a positive integer, got {n}")
+        raise SymscopeInputError(f"number of samples n must be a positive integer, got {n}")
     if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+        raise SymscopeInputError(f"noise must be >= 0, got {noise}")
     spec = DATASETS[name]
     rng = np.random.default_rng(seed)
     hidden = signals.SIGNALS[spec.signal](int(n), int(d), rng, circulant=spec.circulant, **signal_kwargs)
@@ -102,7 +103,7 @@ def make_dataset(
     else:
         u = actions.check_orthogonal(transform)
         if u.shape != (d, d):
-            raise ValueError(f"hidden transform must be ({d}, {d}) for d={d}, got {u.shape}")
+            raise SymscopeInputError(f"hidden transform must be ({d}, {d}) for d={d}, got {u.shape}")
     meta = dict(spec=asdict(spec), n=int(n), d=int(d), seed=seed, noise=noise,
                 transform_seed=transform_seed, custom_transform=transform is not None)
     return Dataset(

@@ -86,6 +86,10 @@ class ConditionalMixture(nn.Module):
         h = hidden or 16 * d
         self.weights, self.means, self.variances = (_Head(d, h, d * kernels, generator) for _ in range(3))
 
+    def slots(self, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The given slot of each of ``batch`` samples (B,): g_b = b mod d, every slot equally often."""
+        return torch.arange(batch, device=device) % self.d
+
     def params(self, value: torch.Tensor, slot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mixture parameters (B, d, K) for every slot given ``value`` (B,) at ``slot`` (B,)."""
         shape = (-1, self.d, self.K)

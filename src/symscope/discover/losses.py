@@ -7,8 +7,12 @@ estimators in ``density.py`` (held fixed for the model gradient). Entropies are 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
+
+#: The uniformity term is the plain average of its marginal and conditional parts (spec §2.3).
+UNIFORMITY_AVERAGE = 0.5
 
 
 def alignment(y: torch.Tensor) -> torch.Tensor:
@@ -100,3 +104,23 @@ def resolution(mean_marginal_entropy: torch.Tensor, joint_entropy: torch.Tensor)
 def information(joint_entropy: torch.Tensor) -> torch.Tensor:
     """InfoMax term −Ĥ_{r(t)}(y): prevents collapse of the representation."""
     return -joint_entropy
+
+
+def uniformity(marginal: torch.Tensor, conditional: torch.Tensor) -> torch.Tensor:
+    """The uniformity term: ``UNIFORMITY_AVERAGE`` · (marginal + conditional uniformity)."""
+    return UNIFORMITY_AVERAGE * (marginal + conditional)
+
+
+def lens_loss(weights: Any, align: torch.Tensor, unif: torch.Tensor, h_marg: torch.Tensor,
+              h_joint: torch.Tensor) -> torch.Tensor:
+    """Total loss λ_A·align + λ_U·unif + λ_R·(H̄_marg − Ĥ_r) − λ_I·Ĥ_r (spec §2.6); ``weights`` a ``LossWeights``."""
+    return (weights.alignment * align + weights.uniformity * unif
+            + weights.resolution * resolution(h_marg, h_joint) + weights.information * information(h_joint))
+
+
+def estimator_nll(log_p: torch.Tensor, log_q: torch.Tensor, slot: torch.Tensor, l2_penalty: torch.Tensor,
+                  l2: float) -> torch.Tensor:
+    """Negative log-likelihood of the estimators (spec §3): marginal tables ``log_p`` (B, d), conditional
+    ``log_q`` (B, d) for given slots ``slot`` (B,) (its own slot excluded), plus ``l2`` · ``l2_penalty``."""
+    off_diag = (slot[:, None] != torch.arange(log_q.shape[1], device=log_q.device)[None, :]).to(log_q.dtype)
+    return -log_p.mean() - (log_q * off_diag).sum() / off_diag.sum() + l2 * l2_penalty

@@ -13,8 +13,8 @@ The repair reads the chain off the learned representation: the rows of the group
 the sites that maximises the summed |Pearson correlation| of consecutive sites — the alignment
 term of the loss — by local search (segment reversal, 2-opt, and segment relocation, or-opt),
 fixes signs so consecutive sites correlate positively, and rebuilds the generator as the shift
-along that path: G = U S Uᵀ with U = diag(I_p, Q'ᵀ, I_p) and S the cyclic shift on R^M, whose
-central crop is Q'ᵀ S_d Q'. Training then continues from there, so the gradient phase polishes
+along that path (``chain.set_chain``): G = U S Uᵀ with U = diag(I_p, Q'ᵀ, I_p) and S the cyclic
+shift on R^M, whose central crop is Q'ᵀ S_d Q'. Training then continues from there, so the gradient phase polishes
 the repaired state and the full loss remains the judge.
 """
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
+from .chain import Chain, read_chain, set_chain
 
 
 def path_weight(W: np.ndarray, order: list[int]) -> float:
@@ -87,61 +89,17 @@ def order_chain(W: np.ndarray, max_moves: int = 200) -> list[int]:
 
 
 def repaired_rotation(C: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, list[int], float]:
-    """(Q', order, gain): chain-ordered, sign-fixed orthonormal sites and the alignment gain.
-
-    ``C`` (d, d) is the current group convolution, ``X`` (n, d) standardised samples.
-    """
-    u, _, vh = np.linalg.svd(C)
-    Q = u @ vh
-    R = np.corrcoef(X @ Q.T, rowvar=False)
-    R = np.nan_to_num(R)
-    W = np.abs(R)
-    order = order_chain(W)
-    gain = (path_weight(W, order) - path_weight(W, list(range(len(W))))) / (len(W) - 1)
-    signs = np.ones(len(order))
-    for i in range(1, len(order)):
-        signs[i] = signs[i - 1] * (1.0 if R[order[i - 1], order[i]] >= 0 else -1.0)
-    return Q[order] * signs[:, None], order, gain
-
-
-def shift_along(Qp: np.ndarray, padding: int, ring: bool = False) -> np.ndarray:
-    """Padded orthogonal generator U S Uᵀ, U = diag(I_p, Q'ᵀ, I_p): its crop is Q'ᵀ S_d Q'.
-
-    Open chain (default): S the cyclic shift on R^M, whose crop S_d is the open shift (the last
-    site maps into the padding). ``ring``: S = diag(I_p, cyclic shift on R^d, I_p), so the last
-    site maps to the first and the crop is the cyclic shift along the sites (circulant data).
-    """
-    d = len(Qp)
-    m = d + 2 * padding
-    U = np.eye(m)
-    U[padding : padding + d, padding : padding + d] = Qp.T
-    if ring:
-        S = np.eye(m)
-        S[padding : padding + d, padding : padding + d] = np.roll(np.eye(d), 1, axis=0)
-    else:
-        S = np.eye(m, k=-1)
-        S[0, m - 1] = 1.0
-    return U @ S @ U.T
-
-
-@torch.no_grad()
-def set_chain(mods: torch.nn.Module, sites: np.ndarray, ring: bool = False) -> None:
-    """Make ``LensModules`` the shift along ``sites`` (orthonormal rows in chain order): G = shift_along(sites),
-    A = 0, ψ = the central site — so the group convolution's rows are the sites. ``ring`` closes
-    the chain (the last site shifts to the first)."""
-    gen = mods.generator
-    gen.base.copy_(torch.as_tensor(shift_along(sites, mods.padding, ring), dtype=gen.base.dtype))
-    gen.P.zero_()
-    mods.filter.psi.copy_(torch.as_tensor(sites[(mods.d - 1) // 2], dtype=mods.filter.psi.dtype))
+    """(Q', order, gain): chain-ordered, sign-fixed orthonormal sites and the alignment gain (``chain.read_chain``)."""
+    return read_chain(C, X)
 
 
 @torch.no_grad()
 def repair(mods: torch.nn.Module, X: torch.Tensor, min_gain: float = 1e-3) -> dict[str, float]:
     """Apply the repair to ``LensModules`` in place when it raises the alignment by ≥ ``min_gain``."""
     C = mods.group_conv().double().cpu().numpy()
-    Qp, order, gain = repaired_rotation(C, X.double().cpu().numpy())
+    sites, order, gain = read_chain(C, X.double().cpu().numpy())
     moved = order != sorted(order)
     if moved and gain >= min_gain:
-        set_chain(mods, Qp)
+        set_chain(mods, Chain(sites))
         return {"repaired": 1.0, "alignment_gain": gain}
     return {"repaired": 0.0, "alignment_gain": gain}

@@ -12,7 +12,7 @@ cannot see D (every choice has the same covariance); localised signals can: the 
 make the sites sparse, so D is chosen to maximise the mean kurtosis of the sites (greedy sign
 flips from several random starts).
 
-The result seeds the generator as the shift along these sites (``G = shift_along(S)``) and ψ as
+The result seeds the generator as the shift along these sites (``chain.set_chain``) and ψ as
 the central site; training then proceeds with the full SymmetryLens loss, which is the judge.
 Assumptions, said plainly: an open (non-circulant) chain and a power spectrum that decreases
 with frequency. Where they fail (band-pass signals such as the Legendre wavelets, whose
@@ -25,13 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.actions import dst_matrix
+from .._linalg import dst_matrix, mean_kurtosis
 
-
-def mean_kurtosis(Y: np.ndarray) -> float:
-    """Mean over columns of E[y⁴]/E[y²]² (columns already centred)."""
-    m2 = (Y**2).mean(0)
-    return float(np.mean((Y**4).mean(0) / np.maximum(m2, 1e-12) ** 2))
+__all__ = ["mean_kurtosis", "spectral_sites"]
 
 
 def spectral_sites(X: np.ndarray, restarts: int = 8, seed: int = 0, max_samples: int = 20_000) -> np.ndarray:
@@ -49,7 +45,7 @@ def spectral_sites(X: np.ndarray, restarts: int = 8, seed: int = 0, max_samples:
     Z = Xc @ V  # principal components
 
     def score(signs: np.ndarray) -> float:
-        return mean_kurtosis(Z @ (W * signs[None, :]).T)
+        return float(mean_kurtosis(Z @ (W * signs[None, :]).T))
 
     best, best_signs = -np.inf, np.ones(d)
     for _ in range(restarts):

@@ -1,14 +1,45 @@
-"""Measuring a learned symmetry generator against a known truth (spec §6.1), and without one."""
+"""Measurements: ``measure_<thing>(subject, data, ...) -> <Thing>Report`` (frozen, with ``to_dict``).
+
+Against a known truth (recovery, spec §6.1) and without one (health, chain diagnostics,
+equivariance, invariance through Jacobians, the local learning coefficient). Modules that need
+torch are imported on first use (PEP 562), so that ``import symscope`` and ``symscope --help``
+stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .health import HealthReport, generator_health
 from .recovery import RecoveryReport, frobenius_cosine, recovery_report, rmse
-from .invariance import (InvarianceReport, LieDerivativeReport, SymmetrySpectrum, consistency_penalty, flow_invariance_error, invariance_error, jacobian_symmetry_spectrum, lie_derivative, lie_derivative_report, tangent_prop)  # noqa: E501
-from .lie import LensLieAlgebra, grassmann_distance, lens_lie_algebra, lie_algebra, so_basis  # noqa: E501
 
-__all__ = ["RecoveryReport", "recovery_report", "frobenius_cosine", "rmse", "HealthReport", "generator_health"]
-__all__ += ["InvarianceReport", "LieDerivativeReport", "SymmetrySpectrum", "consistency_penalty", "flow_invariance_error", "invariance_error", "jacobian_symmetry_spectrum", "lie_derivative", "lie_derivative_report", "tangent_prop"]  # noqa: E501
-__all__ += ["LensLieAlgebra", "grassmann_distance", "lens_lie_algebra", "lie_algebra", "so_basis"]
+#: name → submodule, for the names whose modules load torch.
+_LAZY = {
+    "RecoveryMonitor": "monitor",
+    **dict.fromkeys(["ChainReport", "measure_chain", "stationarity_gap", "toeplitz_residual"], "chain"),
+    **dict.fromkeys(["EquivarianceReport", "check_equivariance", "measure_equivariance"], "equivariance"),
+    **dict.fromkeys([
+        "InvarianceReport", "LieDerivativeReport", "SymmetrySpectrum", "consistency_penalty", "flow_invariance_error",
+        "invariance_error", "jacobian_symmetry_spectrum", "lie_derivative", "lie_derivative_report", "tangent_prop",
+    ], "invariance"),
+    **dict.fromkeys(["LensLieAlgebra", "grassmann_distance", "lens_lie_algebra", "lie_algebra", "so_basis"], "lie"),
+    **dict.fromkeys([
+        "CalibrationReport", "LLCDiagnostics", "LLCResult", "NormalCrossing", "SusceptibilityResult", "calibrate_llc",
+        "dln_learning_coefficient", "estimate_llc", "llc_susceptibility", "rrr_learning_coefficient",
+    ], "llc"),
+}
 
-# the local learning coefficient (issue 20)
-from .llc import CalibrationReport, LLCDiagnostics, LLCResult, NormalCrossing, SusceptibilityResult, calibrate_llc, dln_learning_coefficient, estimate_llc, llc_susceptibility, rrr_learning_coefficient  # noqa: E402,E501,I001
-__all__ += ["CalibrationReport", "LLCDiagnostics", "LLCResult", "NormalCrossing", "SusceptibilityResult", "calibrate_llc", "dln_learning_coefficient", "estimate_llc", "llc_susceptibility", "rrr_learning_coefficient"]  # noqa: E501
+__all__ = ["HealthReport", "RecoveryReport", "frobenius_cosine", "generator_health", "recovery_report", "rmse", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'symscope.measure' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
