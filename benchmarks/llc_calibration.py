@@ -100,6 +100,24 @@ def relu_rescaling(n: int, seed: int) -> list[dict]:
     return rows
 
 
+def sweep_report(n: int, seed: int) -> None:
+    """``calibrate_llc`` on DLN 12-6-6-6 at rank 3 (the hardest linear case): lr × localization table."""
+    from symscope.measure import calibrate_llc
+
+    rng = np.random.default_rng(seed)
+    X, y = lc.regression_data(lc.low_rank_teacher(6, 12, 3, rng), n, rng)
+    model = lc.dln([12, 6, 6, 6], seed)
+    lc.train(model, X, y)
+    t0 = time.time()
+    rep = calibrate_llc(model, (X, y), lrs=(1e-4, 3e-4, 1e-3), localizations=(1.0, 10.0), num_steps=1500,
+                        num_chains=4, seed=seed)
+    text = (f"Command: `python benchmarks/llc_calibration.py --sweep` (commit {lc.commit()}); DLN 12-6-6-6, true rank 3, "
+            f"theory λ = {dln_learning_coefficient([12, 6, 6, 6], 3)[0]:g}; n = {n}, 4 chains × 1500 steps, "
+            f"{time.time() - t0:.0f} s.\n\n{rep.table()}\n\nRecommended: {rep.recommended} ({rep.reason}).\n")
+    (lc.RESULTS / "calibration_sweep.md").write_text(text)
+    print(text)
+
+
 def markdown(rows: list[dict], commit: str, cmd: str) -> str:
     lines = [f"Command: `{cmd}` (commit {commit}); SGLD {SGLD} unless stated (normal crossing: lr 1e-3, "
              "8 chains × 4000 steps). ReLU rows: rel. change against α = 1.", "",
@@ -118,11 +136,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="three linear cases only")
     ap.add_argument("--parts", nargs="+", default=["linear", "crossing", "relu"], choices=["linear", "crossing", "relu"],
                     help="run only these groups (rows are appended to calibration.jsonl)")
+    ap.add_argument("--sweep", action="store_true", help="only the calibrate_llc sweep on DLN 12-6-6-6")
     ap.add_argument("--table", action="store_true", help="only rebuild calibration.md from calibration.jsonl")
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = ap.parse_args()
     lc.setup()
+    if args.sweep:
+        sweep_report(args.n, args.seeds[0])
+        return
     if not args.table:
         for seed in args.seeds:
             if "linear" in args.parts:

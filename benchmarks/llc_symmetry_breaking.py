@@ -11,7 +11,8 @@ breaking singular values are exactly ε. y = W_ε x + N(0, I₆).
 Models (trained to w*): linear 12→6 (regular, λ = 36 at every ε); DLN 12-6-6 (λ = 27 at ε = 0,
 36 for ε > 0); DLN 12-6-6-6 (26 → 36); the invariant-constrained DLN (first layer an
 EquivariantLinear with W₁T = W₁, 18 + 36 parameters: λ = Aoyagi([3,6,6], 3) = 9 at every ε).
-SGLD: localization 1, nβ = n/ln n, lr = 0.0435/nβ (= 3e-4 at n = 1000), 4 chains × 1500 steps.
+SGLD: localization 1 (10 for DLN 12-6-6-6, as ``calibrate_llc`` recommends for it: see
+``llc_calibration.py --sweep``), nβ = n/ln n, lr = 0.0435/nβ (= 3e-4 at n = 1000), 4 chains × 1500 steps.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ THEORY = {"linear": (36.0, 36.0), "dln2": (dln_learning_coefficient([12, 6, 6], 
           "dln3": (dln_learning_coefficient([12, 6, 6, 6], 3)[0], 36.0),
           "invariant": (dln_learning_coefficient([3, 6, 6], 3)[0], dln_learning_coefficient([3, 6, 6], 3)[0])}
 #: which models run at which n / seeds / ε (the grid actually run; see docs/llc.md)
-GRID = {"linear": dict(ns=[1000], seeds=[0], eps=EPS), "dln2": dict(ns=NS, seeds=[0, 1, 2], eps=EPS),
-        "dln3": dict(ns=NS, seeds=[0, 1], eps=EPS), "invariant": dict(ns=[1000], seeds=[0, 1], eps=[0.0, 0.2, 1.0])}
+GRID = {"linear": dict(ns=[1000], seeds=[0], eps=EPS), "dln2": dict(ns=NS, seeds=[0, 1, 2], eps=EPS, seeds_at={3000: [0]}),
+        "dln3": dict(ns=NS, seeds=[0], eps=EPS, localization=10.0), "invariant": dict(ns=[1000], seeds=[0, 1], eps=[0.0, 0.2, 1.0])}
 
 
 def shift(d: int = 12, k: int = 3) -> np.ndarray:
@@ -75,22 +76,24 @@ def data(eps: float, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, np.
     return X, y, T
 
 
-def sweep(kinds: list[str], ns: list[int] | None, out: str) -> None:
+def sweep(kinds: list[str], ns: list[int] | None, out: str, seeds: list[int] | None = None) -> None:
     with (lc.RESULTS / out).open("a") as fh:
         for kind in kinds:
             g = GRID[kind]
             for n in (ns or g["ns"]):
                 if n not in g["ns"]:
                     continue
-                for seed in g["seeds"]:
+                for seed in (seeds or g.get("seeds_at", {}).get(n, g["seeds"])):
                     for eps in g["eps"]:
                         X, y, T = data(eps, n, seed)
                         model = make_model(kind, seed, T)
                         lc.train(model, X, y)
                         t0 = time.time()
                         nb = n / np.log(n)
-                        res = estimate_llc(model, (X, y), lr=LR_NBETA / nb, seed=seed, **SGLD)
+                        kw = dict(SGLD, localization=g.get("localization", SGLD["localization"]))
+                        res = estimate_llc(model, (X, y), lr=LR_NBETA / nb, seed=seed, **kw)
                         row = dict(model=kind, n=n, seed=seed, eps=eps, llc=res.llc, std=res.std,
+                                   lr=res.settings["lr"], localization=res.settings["localization"],
                                    healthy=res.healthy, warnings=res.diagnostics.warnings,
                                    num_params=res.settings["num_params"], phase=res.settings["phase"],
                                    seconds=time.time() - t0)
@@ -155,6 +158,9 @@ def analyse(sweep_file: str, aug_file: str) -> str:
     import matplotlib.pyplot as plt
 
     rows = [json.loads(line) for line in (lc.RESULTS / sweep_file).read_text().splitlines() if line.strip()]
+    # rows of an earlier DLN 12-6-6-6 shard run at γ = 1 (before calibrate_llc recommended γ = 10) are kept
+    # in the JSONL as a record but not tabulated
+    rows = [r for r in rows if not (r["model"] == "dln3" and r.get("localization", 1.0) != GRID["dln3"]["localization"])]
     out = [f"Command: `python benchmarks/llc_symmetry_breaking.py` (commit {lc.commit()}); grid {GRID}; "
            f"SGLD {SGLD}, lr = {LR_NBETA}/nβ. Unhealthy estimates are shown in brackets and left out of every "
            "mean, plateau, fit and ρ.", ""]
@@ -203,7 +209,7 @@ def analyse(sweep_file: str, aug_file: str) -> str:
     for m in ("dln2", "dln3"):
         halves = {}
         for n in NS:
-            for seed in GRID[m]["seeds"]:
+            for seed in GRID[m].get("seeds_at", {}).get(n, GRID[m]["seeds"]):
                 sel = sorted([r for r in rows if r["model"] == m and r["n"] == n and r["seed"] == seed and r["healthy"]],
                              key=lambda r: r["eps"])
                 if len(sel) < 3:
@@ -247,7 +253,7 @@ def analyse(sweep_file: str, aug_file: str) -> str:
         arows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         out += ["", "Adding the symmetry back (DLN 12-6-6, T-augmentation fraction h):", "",
                 "| seed | n | ε | χ (one run at h=0) ± sd | χ_mean | χ_cov | FD h=0.1 | FD h=0.2 | λ̂(0) | sign ok | "
-                "|χ| vs FD(0.1) within 30 % |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                "χ vs FD(0.1) within 30 % |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in arows:
             fd1, fd2 = r.get("fd_h0.1", float("nan")), r.get("fd_h0.2", float("nan"))
             sign = r["chi"] < 0 and fd1 < 0
@@ -264,6 +270,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", choices=list(GRID) + ["augment"], help="run only these shards")
     ap.add_argument("--n", type=int, nargs="+", help="restrict the sweep to these n")
+    ap.add_argument("--seeds", type=int, nargs="+", help="restrict the sweep to these seeds")
     ap.add_argument("--analyse", action="store_true", help="only rebuild the tables and the plot")
     ap.add_argument("--aug-eps", type=float, default=0.2)
     ap.add_argument("--aug-seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -271,7 +278,7 @@ def main() -> None:
     lc.setup()
     if not args.analyse:
         kinds = [k for k in (args.only or list(GRID) + ["augment"]) if k != "augment"]
-        sweep(kinds, args.n, "symmetry_breaking.jsonl")
+        sweep(kinds, args.n, "symmetry_breaking.jsonl", args.seeds)
         if args.only is None or "augment" in args.only:
             augmentation(args.aug_seeds, 1000, args.aug_eps, [0.1, 0.2], "augmentation.jsonl")
     print(analyse("symmetry_breaking.jsonl", "augmentation.jsonl"))
