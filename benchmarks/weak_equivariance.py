@@ -219,7 +219,13 @@ def time_steps(args, rounds: int = 5, steps: int = 100) -> dict[str, float]:
 
 
 def load(log: Path) -> list[dict]:
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    """The records of ``log``, the first one per (ε, seed, n, arm) (two invocations may overlap)."""
+    out: dict[tuple, dict] = {}
+    for line in log.read_text().splitlines() if log.exists() else []:
+        if line.strip():
+            r = json.loads(line)
+            out.setdefault((r["eps"], r["seed"], r["n"], r["arm"]), r)
+    return list(out.values())
 
 
 # ---------------------------------------------------------------------------------------- analysis
@@ -359,7 +365,8 @@ def targets(summ: dict, eps_list: list[float], sizes: list[int]) -> list[str]:
         if g_full <= 0:
             continue
         total = full["trainable"][1]
-        found = "none of " + ", ".join(x for x in RANDOM if (eps, n, x) in summ)
+        run = [x for x in RANDOM if (eps, n, x) in summ]
+        found = "none of " + ", ".join(run) if run else "no random-subspace arm run here"
         for x in RANDOM:
             if (eps, n, x) in summ and summ[(eps, n, "strict")]["mean"] - summ[(eps, n, x)]["mean"] >= 0.5 * g_full:
                 tr = summ[(eps, n, x)]["trainable"][1]
