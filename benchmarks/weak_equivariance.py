@@ -80,10 +80,8 @@ ARMS: dict[str, tuple[str, dict]] = {
 WEAK = ["2p-full", "2p-full-lr0.3", "2p-rand-1x", "2p-rand-4x", "2p-rand-16x", "rpp", "diag", "posenc"]
 TWO_PHASE = ["2p-full", "2p-full-lr0.3", "2p-rand-1x", "2p-rand-4x", "2p-rand-16x"]
 RANDOM = ["2p-rand-1x", "2p-rand-4x", "2p-rand-16x"]
-#: The reduced grid of ``--quick`` (timed to fit ~15 min on two processes of one thread each).
-QUICK = dict(eps=[0.0, 0.3, 1.0], sizes=[100, 300, 1000, 3000], seeds=2,
-             arms=["mlp", "mlp-aug", "strict", "lens-cnn", "2p-full", "2p-full-lr0.3", "2p-rand-4x", "rpp", "diag",
-                   "posenc"])
+#: The reduced grid of ``--quick``: 60 runs, ≈ 15 min on two processes at the per-step cost of ``--timing``.
+QUICK = dict(eps=[0.0, 0.3, 1.0], sizes=[100, 1000], seeds=2, arms=["mlp", "strict", "2p-full", "rpp", "diag"])
 FULL = dict(eps=[0.0, 0.1, 0.3, 1.0], sizes=[30, 100, 300, 1000, 3000], seeds=3, arms=list(ARMS))
 
 
@@ -221,7 +219,13 @@ def time_steps(args, rounds: int = 5, steps: int = 100) -> dict[str, float]:
 
 
 def load(log: Path) -> list[dict]:
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    """The records of ``log``, the first one per (ε, seed, n, arm) (two invocations may overlap)."""
+    out: dict[tuple, dict] = {}
+    for line in log.read_text().splitlines() if log.exists() else []:
+        if line.strip():
+            r = json.loads(line)
+            out.setdefault((r["eps"], r["seed"], r["n"], r["arm"]), r)
+    return list(out.values())
 
 
 # ---------------------------------------------------------------------------------------- analysis
@@ -242,7 +246,9 @@ def summarise(records: list[dict]) -> dict:
 
 
 def _fmt(s: dict | None) -> str:
-    return "—" if s is None else f"{s['mean']:.4f} ± {s['sd']:.4f}"
+    if s is None:
+        return "—"
+    return f"{s['mean']:.4f} (1 seed)" if s["k"] == 1 else f"{s['mean']:.4f} ± {s['sd']:.4f}"
 
 
 def _best(summ: dict, eps: float, n: int, arms: list[str]) -> tuple[str | None, dict | None]:
@@ -359,7 +365,8 @@ def targets(summ: dict, eps_list: list[float], sizes: list[int]) -> list[str]:
         if g_full <= 0:
             continue
         total = full["trainable"][1]
-        found = "none of " + ", ".join(x for x in RANDOM if (eps, n, x) in summ)
+        run = [x for x in RANDOM if (eps, n, x) in summ]
+        found = "none of " + ", ".join(run) if run else "no random-subspace arm run here"
         for x in RANDOM:
             if (eps, n, x) in summ and summ[(eps, n, "strict")]["mean"] - summ[(eps, n, x)]["mean"] >= 0.5 * g_full:
                 tr = summ[(eps, n, x)]["trainable"][1]
@@ -385,11 +392,12 @@ def targets(summ: dict, eps_list: list[float], sizes: list[int]) -> list[str]:
                 g = s["mean"] - r["mean"]
                 extra = r["trainable"][1] - r["trainable"][0]
                 frac = g / g_full if g_full > 0 else float("nan")
-                ok = g_full > 0 and frac >= 0.8 and extra < 0.05 * extra_full
+                # with no full-space gain to recover (g_full ≤ 0), doing at least as well as full counts
+                ok = (frac >= 0.8 if g_full > 0 else g >= g_full) and extra < 0.05 * extra_full
                 if x == "diag":
                     oks.append(ok)
                 rows.append(f"ε = {eps}, n = {n}, {x}: gain {g:.4f} vs full {g_full:.4f} "
-                            f"({'n/a' if g_full <= 0 else f'{frac:.0%}'}), extra parameters {extra} = "
+                            f"({'full-space gain ≤ 0' if g_full <= 0 else f'{frac:.0%}'}), extra parameters {extra} = "
                             f"{extra / extra_full:.2%} of full's {extra_full} {'ok' if ok else 'MISS'}")
     out.append(f"6. diag recovers ≥ 80 % of the full-space gain with < 5 % of its extra parameters, ε ≥ 0.3: "
                f"{_verdict(all(oks) if oks else None)}")
@@ -407,11 +415,11 @@ def plot(records: list[dict], path: Path) -> None:
     eps_list = sorted({k[0] for k in summ})
     fig, axes = plt.subplots(1, len(eps_list), figsize=(4.2 * len(eps_list), 3.6), sharey=True, squeeze=False)
     for ax, eps in zip(axes[0], eps_list):
-        for a in ARMS:
+        for i, a in enumerate(ARMS):
             pts = sorted((k[1], v["mean"], v["sd"]) for k, v in summ.items() if k[0] == eps and k[2] == a)
             if pts:
                 n, m, s = map(np.array, zip(*pts))
-                ax.errorbar(n, m, s, label=a, marker="o", ms=3, capsize=2,
+                ax.errorbar(n, m, s, label=a, marker="o", ms=3, capsize=2, color=plt.cm.tab20(i),
                             ls="--" if a in ("mlp", "mlp-aug", "strict", "lens-cnn") else "-")
         floors = [v["floor"] for k, v in summ.items() if k[0] == eps]
         if floors and np.mean(floors) > 0:
