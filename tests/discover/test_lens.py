@@ -204,6 +204,7 @@ def test_fit_takes_and_ignores_y_and_leaves_the_constructor_arguments_alone(data
                                   lens.generator_)
 
 
+@pytest.mark.slow
 def test_the_default_one_thread_is_set_during_fit_and_restored_after(data):
     from symscope.callbacks import Callback
 

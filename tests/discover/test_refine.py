@@ -50,6 +50,7 @@ def test_toeplitz_residual_singles_out_the_non_stationary_row():
     assert np.median(residual) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_resolve_defects_unmixes_a_rotated_pair_and_keeps_the_rest():
     rng = np.random.default_rng(0)
     d, n = 12, 20_000
@@ -87,6 +88,7 @@ def test_resolve_defects_repairs_a_local_defect_and_leaves_the_rest(chain):
     assert _cosine(sites, G) > max(0.98, before + 0.02)
 
 
+@pytest.mark.slow
 def test_trust_region_keeps_the_trained_chain_when_no_candidate_is_close_enough(chain):
     X, truth, defective, G = chain
     assert chain_similarity(truth, truth) == pytest.approx(1.0)
@@ -154,6 +156,7 @@ def test_the_spectral_chain_is_a_candidate_and_the_judge_can_keep_it(chain):
     assert _cosine(sites, G) > 0.8
 
 
+@pytest.mark.slow
 def test_refine_returns_a_typed_report_and_the_kept_chain(chain):
     X, _, defective, G = chain
     kept, report = refine(Chain(defective), X[:14_000], X[14_000:], RefineConfig(rounds=1, starts=2, spectral=False,
@@ -228,6 +231,7 @@ def test_closes_ring_tells_circulant_data_from_an_open_chain(chain, ring):
     assert closes_ring(cut, ring[0][:10_000])
 
 
+@pytest.mark.slow
 def test_refine_closes_the_ring_on_circulant_data_and_beats_the_open_chain_ceiling(ring):
     X, sites, G = ring
     assert _cosine(sites, G) < 0.98  # the open shift along the true sites: √((d−1)/d) at best
