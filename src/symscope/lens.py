@@ -114,7 +114,7 @@ class SymmetryLens(_Estimator):
     def _checked_threads(self) -> int | None:
         t = self.threads
         if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 1):
-            raise SymscopeInputError(f"threads must be a positive integer or None, got {t!r}")
+            raise SymscopeInputError(f"threads must be an integer >= 1 or None, got {t!r}")
         return t
 
     def fit(self, X: Any, y: Any = None, *, resume_from: str | Path | None = None,
