@@ -26,7 +26,7 @@ from symscope.exploit.tasks import bump_count_task  # noqa: E402
 from symscope.measure import invariance_error, lie_algebra, lie_derivative_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "invariance"
+RESULTS = ROOT / "experiments" / "invariance"
 LENS_PATH = ROOT / "runs" / "invariance" / "discovered-lens-permuted.pt"
 N_CLASSES = 6
 D = 33

@@ -14,7 +14,7 @@ generators of the same norm (mean ‖·‖²) and the ratio true/wrong.
     python benchmarks/invariance_learned.py                       # permuted + dst, n 100 300 1000 3000, 3 seeds
     python benchmarks/invariance_learned.py --transforms permuted --ns 100 1000 --seeds 0
 
-Writes benchmarks/results/invariance/<out>.{jsonl,md,png}.
+Writes experiments/invariance/<out>.{jsonl,md,png}.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@
     python benchmarks/invariance_spectra.py                 # 10 seeds each
     python benchmarks/invariance_spectra.py --seeds 0 1 --part o5
 
-Writes benchmarks/results/invariance/spectra.{jsonl,md,png}.
+Writes experiments/invariance/spectra.{jsonl,md,png}.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Bump-count task (permuted, d = 33, 6 classes). Arms, all the same MLP 33-264-264
     python benchmarks/invariance_tangent_prop.py                      # n 30 100 300 1000, 3 seeds, λ = 1
     python benchmarks/invariance_tangent_prop.py --ns 1000 --seeds 0 --weights 0.1 1 10 --out pilot
 
-Writes benchmarks/results/invariance/<out>.{jsonl,md}.
+Writes experiments/invariance/<out>.{jsonl,md}.
 """
 
 from __future__ import annotations

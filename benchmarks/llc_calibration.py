@@ -5,7 +5,7 @@
 Cases: reduced-rank regression (Aoyagi & Watanabe), deep linear networks (Aoyagi), a regular
 linear model (λ = d/2), normal-crossing potentials K = w₁^{2p₁} w₂^{2p₂} (λ = 1/(2 max p)) and the
 ReLU rescaling invariance (λ̂ unchanged when one layer is scaled by α and the next by 1/α).
-Writes benchmarks/results/llc/calibration.jsonl and calibration.md (criterion: |λ̂ − λ|/λ ≤ 0.10).
+Writes experiments/llc/calibration.jsonl and calibration.md (criterion: |λ̂ − λ|/λ ≤ 0.10).
 """
 
 from __future__ import annotations

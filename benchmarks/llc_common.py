@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-RESULTS = Path(__file__).resolve().parent / "results" / "llc"
+RESULTS = Path(__file__).resolve().parent.parent / "experiments" / "llc"
 
 
 def setup() -> None:

@@ -20,7 +20,7 @@ lens + CNN (``LensAdapter`` on the group-convolution matrix of a ``SymmetryLens`
 res penalty 1e-2, init scale 1e-3); the relaxed forms diag and posenc (J = 1), as two-phase.
 All two-phase arms switch at half the steps.
 
-Records go to ``benchmarks/results/weak_equivariance/<tag>.jsonl`` (one line per run; an
+Records go to ``experiments/weak_equivariance/<tag>.jsonl`` (one line per run; an
 interrupted grid resumes: finished runs are skipped), and ``<tag>.md`` gets the tables and the
 target verdicts (``analyse``); ``<tag>.png`` the NMSE-vs-n curves.
 """
@@ -58,7 +58,7 @@ from symscope.exploit import (  # noqa: E402
 from symscope.exploit.tasks import bump_count_task  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "results" / "weak_equivariance"
+OUT = HERE.parent / "experiments" / "weak_equivariance"
 D = 33
 STEPS = 3000
 POOL = 3000  # training pool per (ε, seed); training sets are its nested prefixes (in a seeded order)
