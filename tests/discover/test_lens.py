@@ -226,7 +226,7 @@ def test_the_default_one_thread_is_set_during_fit_and_restored_after(data):
         assert set(seen) == {2}
     finally:
         torch.set_num_threads(before)
-    with pytest.raises(SymscopeInputError, match="threads must be a positive integer"):
+    with pytest.raises(SymscopeInputError, match="threads must be an integer >= 1 or None"):
         SymmetryLens(TINY, threads=0).fit(data.X)
 
 
