@@ -2,9 +2,7 @@
 
 __version__ = "0.1.0"
 
-import importlib
-from typing import Any
-
+from ._lazy import lazy_attributes
 from ._validation import SymscopeInputError, SymscopeTrainingError, check_data
 from .measure import HealthReport, RecoveryReport, generator_health, recovery_report
 from .config import DensityConfig, LensConfig, LossWeights, RankSchedule, RefineConfig
@@ -22,17 +20,7 @@ _LAZY = {
     ], "exploit"),
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'symscope' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)
 
 
 __all__ = [

@@ -8,9 +8,7 @@ stay fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._lazy import lazy_attributes
 from .health import HealthReport, generator_health
 from .recovery import RecoveryReport, frobenius_cosine, recovery_report, rmse
 
@@ -32,14 +30,4 @@ _LAZY = {
 
 __all__ = ["HealthReport", "RecoveryReport", "frobenius_cosine", "generator_health", "recovery_report", "rmse", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'symscope.measure' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)
