@@ -15,15 +15,15 @@ each departure is marked "departure" below with its reason:
   trivialization) — same group, better-conditioned gradients far from the identity.
 * ``repair_at``: a discrete defect repair of the learned chain (``discover/repair.py``) at
   these fractions of training; the fast schedule otherwise leaves domain-wall defects.
-* ``refine``: after the last step, a truth-free local re-solve of the chain's non-stationary
-  sites, kept only if it makes neighbouring sites' marginals more alike on held-out samples
-  (``discover/refine.py``); it removes the local defects the fast schedule leaves on Gaussian data.
+* ``refine``: after training, a truth-free refinement stage (``discover/refine.py``): candidate
+  chains (the trained one, local and global re-solves, the spectral chain; ``CANDIDATES``) are
+  judged on held-out samples by Toeplitz consistency of the sites' covariance plus kurtosis
+  (stationarity and locality), and the best becomes the lens.
 
 Experimental, off by default: ``init = "spectral"`` starts from a chain read off the covariance
 (``discover/spectral.py``) instead of the identity, and ``hold_start`` holds the lens while the
-estimators first fit its output. The init alone reaches cosine ≈ 0.98 on the Gaussian datasets
-at d = 33, but training from it with the default loss drifted away (0.81 and 0.94 at seed 0 with
-``benchmarks/configs/spectral.toml``; docs/benchmarks.md), so the paper's identity init stays.
+estimators first fit its output; the paper's identity init is the default (their measured effect:
+CHANGELOG.md and docs/benchmarks.md).
 """
 
 from __future__ import annotations
