@@ -25,6 +25,8 @@ from symscope.exploit import cyclic_group  # noqa: E402
 from symscope.exploit.tasks import bump_count_task  # noqa: E402
 from symscope.measure import invariance_error, lie_algebra, lie_derivative_report  # noqa: E402
 
+from ledger import short_commit  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "experiments" / "invariance"
 LENS_PATH = ROOT / "runs" / "invariance" / "discovered-lens-permuted.pt"
@@ -34,17 +36,7 @@ D = 33
 LENS_POOL_SEED, TEST_SEED = 123, 999
 
 
-def _head() -> str:
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-_STARTED_AT = _head()  # the commit the run's code was loaded from, even if HEAD moves while it runs
+_STARTED_AT = short_commit()  # the commit the run's code was loaded from, even if HEAD moves while it runs
 
 
 def commit() -> str:

@@ -57,6 +57,14 @@ def _git(*args: str, root: Path = ROOT) -> str:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
 
 
+def short_commit(root: Path = ROOT) -> str:
+    """Short hash of HEAD, for the header of an experiment's table; ``"unknown"`` outside a git checkout."""
+    try:
+        return _git("rev-parse", "--short", "HEAD", root=root).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def git_state(root: Path = ROOT) -> dict:
     """``commit`` (full hash), ``dirty`` and ``diff_hash`` of the checkout; the ledger itself does not count.
 

@@ -7,13 +7,14 @@ Every experiment runs in float64 on one thread; models are trained full batch wi
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from ledger import short_commit as commit  # noqa: F401  (the experiments' result headers)
 
 RESULTS = Path(__file__).resolve().parent.parent / "experiments" / "llc"
 
@@ -22,14 +23,6 @@ def setup() -> None:
     torch.set_num_threads(1)
     torch.set_default_dtype(torch.float64)
     RESULTS.mkdir(parents=True, exist_ok=True)
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def low_rank_teacher(n_out: int, n_in: int, rank: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:

@@ -41,6 +41,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from ledger import short_commit  # noqa: E402
 from symscope.data import shift_matrix  # noqa: E402
 from symscope.exploit import (  # noqa: E402
     EquivariantMLP,
@@ -495,8 +496,7 @@ def main(argv: list[str] | None = None) -> None:
         if any(rc):
             raise SystemExit(f"a worker failed: exit codes {rc}")
     records = [r for r in load(log) if (r["eps"], r["seed"], r["n"], r["arm"]) in set(cells)]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=HERE).stdout.strip()
+    commit = short_commit()
     cmd = "python benchmarks/weak_equivariance.py " + " ".join(sys.argv[1:] if argv is None else argv)
     head = (f"# E-WEAK ({tag})\n\n`{cmd.strip()}` at commit {commit}; mode {args.mode}; "
             f"{len(records)} runs; ε {args.eps}, n {args.sizes}, {args.seeds} seeds, {args.steps} steps.\n")
