@@ -47,6 +47,7 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
 
     torch.set_num_threads(1)
     from symscope import LensConfig, SymmetryLens, make_dataset, recovery_report
+    from symscope.measure.recovery import data_weighted_error
     from symscope.discover.refine import STEP_MARKS
 
     cfg = LensConfig.from_file(config_file) if config_file else LensConfig()
@@ -64,13 +65,25 @@ def run_one(name: str, seed: int, d: int, n: int, config_file: str | None, steps
     if fit_kw.get("resume_from"):  # this process saw only the last segment; the checkpoints carry the rest
         wall = lens.run_record_["train_seconds"]
     rep = recovery_report(lens.generator_, ds.generator)
-    refine = next((e for e in lens.events_ if e["event"] == "refine"), None)
+    refine = lens.refine_event_
     extra = {} if refine is None or "cosine_before" not in refine else dict(
         cosine_before_refine=refine["cosine_before"], refined=bool(refine["refined"]),
         refine_kept=refine.get("kept", "") + "".join(STEP_MARKS[s] for s in refine.get("steps", ())),
-        refine_ring=bool(refine.get("ring", False)))
-    return dict(dataset=name, seed=seed, d=d, n=n, noise=noise, steps=cfg.steps, device=lens.run_record_["device"],
-                wall_seconds=round(wall, 1), seconds_per_step=round(wall / cfg.steps, 4),
+        refine_ring=bool(refine.get("ring", False)), stage=refine.get("stage", "trained"))
+    first = next((e for e in lens.events_ if e["event"] == "refine" and e.get("stage") == "initial"), None)
+    if first is not None and "cosine" in first:
+        extra.update(initial_cosine=first["cosine"], trained=bool(first.get("trains")),
+                     initial_label=(first.get("verdict") or {}).get("label"))
+    if lens.verdict_ is not None:
+        v = lens.verdict_.to_dict()
+        extra.update({f"verdict_{k}": v[k] for k in ("label", "found", "settled", "null_z", "margin_z",
+                                                    "unresolved", "ambiguity_similarity", "runner_up")})
+    Xs = (ds.X - lens.mean_) / lens.scale_
+    extra["data_weighted_error"] = data_weighted_error(lens.generator_, ds.generator, Xs)
+    done = int(lens.run_record_["steps"])  # 0 when the first stage settled the fit
+    return dict(dataset=name, seed=seed, d=d, n=n, noise=noise, steps=cfg.steps, steps_trained=done,
+                device=lens.run_record_["device"], wall_seconds=round(wall, 1),
+                seconds_per_step=round(wall / done, 4) if done else None,
                 resumed=bool(fit_kw.get("resume_from")), **rep.to_dict(), **extra)
 
 

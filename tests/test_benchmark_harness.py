@@ -71,14 +71,21 @@ def test_diagnose_reads_runs_and_orients_true_sites(tmp_path):
     assert np.allclose(sites, learned)  # same direction and one global sign as the learned chain
 
 
+def _trained(folder) -> str:
+    """A config file whose fit trains (no first stage): these tests need a trained state."""
+    path = folder / "trained.toml"
+    path.write_text("staged = false\n")
+    return str(path)
+
+
 def test_run_one_checkpoints_and_resumes_a_cell(tmp_path, monkeypatch):
     import torch
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     threads = torch.get_num_threads()  # run_one pins one thread; later tests must keep theirs
     try:
-        first = recovery.run_one("gaussian-shift", 0, 9, 2000, None, 30, checkpoint_dir=str(tmp_path))
-        again = recovery.run_one("gaussian-shift", 0, 9, 2000, None, 30, checkpoint_dir=str(tmp_path))
+        first = recovery.run_one("gaussian-shift", 0, 9, 2000, _trained(tmp_path), 30, checkpoint_dir=str(tmp_path))
+        again = recovery.run_one("gaussian-shift", 0, 9, 2000, _trained(tmp_path), 30, checkpoint_dir=str(tmp_path))
     finally:
         torch.set_num_threads(threads)
     (ckpt,) = tmp_path.glob("*.pt")
@@ -291,7 +298,7 @@ def test_refine_saved_reproduces_the_engines_refinement_from_the_trained_state(t
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     threads = torch.get_num_threads()
     try:  # seed 0, 30 steps: a state the refinement changes (0.337 -> 0.364)
-        res = recovery.run_one("gaussian-shift", 0, 9, 2000, None, 30, checkpoint_dir=str(tmp_path / "ck"))
+        res = recovery.run_one("gaussian-shift", 0, 9, 2000, _trained(tmp_path), 30, checkpoint_dir=str(tmp_path / "ck"))
         assert res["refined"]
         cell = {k: res.pop(k) for k in ("dataset", "seed", "d", "n", "noise")}
         ledger.append(ledger.record("symscope", "t", cell["dataset"], cell["seed"], cell["d"], cell["n"], cell["noise"],

@@ -102,3 +102,18 @@ def test_report_to_dict_is_json_ready() -> None:
 def test_bad_matrices_are_rejected(learned: np.ndarray, truth: np.ndarray, match: str) -> None:
     with pytest.raises(SymscopeInputError, match=match):
         recovery_report(learned, truth)
+
+
+def test_data_weighted_error_ignores_directions_the_data_do_not_visit():
+    from symscope.measure.recovery import data_weighted_error
+
+    rng = np.random.default_rng(0)
+    X = np.zeros((500, 6))
+    X[:, :3] = rng.normal(size=(500, 3))  # the data live in the first three coordinates only
+    truth = np.eye(6)
+    off = np.eye(6)
+    off[3:, 3:] = -np.eye(3)  # differs only where the data have no variance
+    assert data_weighted_error(off, truth, X) == pytest.approx(0.0, abs=1e-12)
+    assert data_weighted_error(-truth, truth, X) == pytest.approx(4.0)
+    with pytest.raises(SymscopeInputError, match="needs X"):
+        data_weighted_error(truth, truth, X[:, :4])

@@ -178,8 +178,9 @@ def _write_run(out: Path, lens: SymmetryLens, truth: np.ndarray | None, data_inf
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(lens.history_)
+    verdict = lens.verdict_
     record = dict(lens.run_record_, data=data_info, events=lens.events_, health=health.to_dict(),
-                  command=" ".join([PROG, *sys.argv[1:]]))
+                  verdict=None if verdict is None else verdict.to_dict(), command=" ".join([PROG, *sys.argv[1:]]))
     (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
     metrics = None
     if truth is not None:
@@ -210,7 +211,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     lens = SymmetryLens(config, seed=seed, device=args.device, progress=not args.quiet,
-                        threads=1 if args.threads is None else args.threads)
+                        threads=1 if args.threads is None else args.threads, restarts=args.restarts)
     try:
         lens.fit(X, resume_from=ckpt if args.resume else None, checkpoint_path=ckpt, truth=truth)
     except KeyboardInterrupt:
@@ -227,20 +228,42 @@ def cmd_discover(args: argparse.Namespace) -> int:
     print(f"wrote {out}: generator.npy, filter.npy, group_conv.npy, lens.pt, plots "
           f"({rec['steps']} steps, {rec['train_seconds']:.0f} s on {rec['device']}, "
           f"{rec['torch_threads']} thread{'s' if rec['torch_threads'] != 1 else ''})")
-    refine = next((e for e in lens.events_ if e["event"] == "refine"), None)
-    if refine is not None and "skipped" not in refine:
-        tried = f"{int(refine['candidates'])} candidates"
-        kept = (f"kept the {refine['kept']} chain of {tried}" if refine["refined"] else f"kept the trained chain ({tried})")
-        before = f"; cosine before {refine['cosine_before']:.4f}" if "cosine_before" in refine else ""
-        print(f"final refinement: {kept}{before}")
+    for line in _stage_lines(lens):
+        print(line)
     if metrics is not None:
         print(f"recovery: {metrics['verdict']}  cosine {metrics['cosine']:.4f}  rmse {metrics['rmse']:.4f}  "
               f"(cosine to truth^2 {metrics['power2_cosine']:.3f}, to identity {metrics['identity_cosine']:.3f})")
     print(f"health: {health.verdict}: {health.message}")
+    verdict = lens.verdict_
+    if verdict is not None:
+        print(f"verdict: {verdict.label}: {verdict.message}")
     if health.failed:
         print(f"{PROG}: warning: this fit failed ({health.verdict}); its result is not a learned symmetry",
               file=sys.stderr)
+    elif verdict is not None and not verdict.found:
+        print(f"{PROG}: warning: the verdict is '{verdict.label}': treat this generator as unconfirmed", file=sys.stderr)
     return 0
+
+
+def _stage_lines(lens: SymmetryLens) -> list[str]:
+    """One line per refinement stage (which chain it kept, whether training followed) and the restarts."""
+    lines = []
+    for e in lens.events_:
+        if e["event"] == "restarts":
+            labels = ", ".join(f"seed {r['seed']} {r['label']}" for r in e["restarts"])
+            lines.append(f"restarts: kept seed {e['kept_seed']} of {len(e['restarts'])} ({labels})")
+        if e["event"] != "refine" or "skipped" in e:
+            continue
+        stage = e.get("stage", "trained")
+        tried = f"{int(e['candidates'])} candidates"
+        before = f"; cosine before {e['cosine_before']:.4f}" if "cosine_before" in e else ""
+        after = f", cosine {e['cosine']:.4f}" if "cosine" in e else ""
+        then = ""
+        if stage == "initial":
+            then = "; training follows" if e.get("trains") else "; no training needed"
+        lines.append(f"{stage} stage: kept the {e['kept']} chain of {tried}{before}{after} "
+                     f"({e['seconds']:.0f} s){then}")
+    return lines
 
 
 #: What ``transform --out`` can write, by file name ending.
@@ -356,6 +379,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
     p.add_argument("--threads", type=COUNT, metavar="N",
                    help="torch CPU threads (default 1: deterministic, and fastest on a busy machine)")
+    p.add_argument("--restarts", type=COUNT, default=1, metavar="K",
+                   help="fit K seeds in parallel processes, keep the best by the verdict (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--n", type=COUNT, default=50_000, help="builtin data: number of samples (default 50000)")
     p.add_argument("--dim", type=COUNT, default=33, help="builtin data: dimension (default 33)")

@@ -1,10 +1,20 @@
 """``SymmetryLens``: the scikit-learn estimator of the discovery engine.
 
-A fit reads as train → refine → set: the ``Trainer`` runs the gradient phase (with its callbacks:
-chain repair, rebase, history, progress bar, checkpoint, Ctrl-C), the refinement stage
-(``discover/refine.py``) re-solves the trained chain's defects, and the kept chain is set into
-the modules. A checkpoint is a lens file plus the optimiser and RNG state (one format): written
-when training starts, periodically, at the end of training and after the refinement, so an
+A fit runs in stages, each ending in the truth-free refinement (``discover/refine.py``) and a
+verdict (``discover/verdict.py``):
+
+1. **initial** (``LensConfig.staged``, no training): the refinement's candidates built from the
+   coordinates seriated into a chain (``refine.initial_chain``) and from the spectral chain.
+   When its verdict is *settled* (structure beyond the null and no distinct rival within the
+   noise) the fit stops here: training could only be judged by the same criterion.
+2. **trained**: the ``Trainer`` runs the gradient phase from the paper's init (with its
+   callbacks: chain repair, rebase, history, progress bar, checkpoint, Ctrl-C), then the
+   refinement re-solves the trained chain's defects, with the first stage's chain as one more
+   candidate, so training never loses what the first stage found.
+
+The generator is always the shift along the kept chain (``chain.set_chain``). A checkpoint is a
+lens file plus the optimiser and RNG state (one format): written after the first stage, when
+training starts, periodically, at the end of training and after the refinement, so an
 interrupted fit resumes from the last of them; after an interrupted refinement only the
 refinement is redone.
 
@@ -33,7 +43,9 @@ from ._linalg import num_threads
 from ._validation import SymscopeInputError, check_data
 from .config import LensConfig, RefineConfig
 from .discover.modules import LensModules, initialise_spectral
-from .discover.refine import refine_modules, refine_split
+from .discover.chain import Chain
+from .discover.refine import initial_chain, refine_modules, refine_split
+from .discover.verdict import Verdict, judge_chain
 from .lensfile import FORMAT, LENS_KEYS, check_keys, data_fingerprint, load_file, modules_from, read_checkpoint
 from .training import Callback, Checkpoint, Trainer, TrainState, default_callbacks
 
@@ -91,24 +103,29 @@ class SymmetryLens(_Estimator):
         seed: fixes initialisation, mini-batches and filter noise (None: 0; when resuming, the checkpoint's).
         device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"``.
         progress: show a progress bar with the current losses.
-        threads: torch intra-op threads during ``fit`` / ``refine`` (set for the call, restored after);
-            the default 1 makes the result a function of the seed alone (multi-threaded reductions
-            sum in a varying order); None leaves torch's setting alone.
+        threads: torch intra-op and BLAS threads during ``fit`` / ``refine`` (set for the call, restored
+            after); the default 1 makes the result a function of the seed alone (multi-threaded
+            reductions sum in a varying order); None leaves both settings alone.
+        restarts: fit this many seeds (``seed``, ``seed`` + 1, …) in parallel processes and keep the
+            best by the truth-free verdict (``found`` first, then the lowest judge score on one
+            common held-out split); the ``restarts`` event lists every restart.
 
     Learned attributes: ``generator_`` (d, d) central crop of G = expm(A); ``filter_`` (d,) unit ψ;
-    ``group_conv_`` (d, d) with rows ψᵀGᵏ; ``history_`` (list of dicts); ``events_`` (chain
-    repairs; the ``refine`` event: the ``RefineReport`` fields and seconds); ``mean_``, ``scale_``
-    (global standardisation); ``n_features_in_``; ``config_``, ``seed_`` (those used);
-    ``run_record_`` (versions, device, timings).
+    ``group_conv_`` (d, d) with rows ψᵀGᵏ; ``verdict_`` (the truth-free ``Verdict``: found or not,
+    how sure); ``history_`` (list of dicts); ``events_`` (chain repairs; one ``refine`` event per
+    stage: ``stage``, the ``RefineReport`` fields, ``verdict``, seconds); ``refine_event_`` (the
+    last of them); ``mean_``, ``scale_`` (global standardisation); ``n_features_in_``;
+    ``config_``, ``seed_`` (those used); ``run_record_`` (versions, device, timings).
     """
 
     def __init__(self, config: LensConfig | None = None, *, seed: int | None = None, device: str = "auto",
-                 progress: bool = True, threads: int | None = 1):
+                 progress: bool = True, threads: int | None = 1, restarts: int = 1):
         self.config = config
         self.seed = seed
         self.device = device
         self.progress = progress
         self.threads = threads
+        self.restarts = restarts
 
     # -- fitting -----------------------------------------------------------------------
     def _checked_threads(self) -> int | None:
@@ -134,7 +151,15 @@ class SymmetryLens(_Estimator):
         Raises:
             SymscopeInputError: bad data, config, or a checkpoint that does not match.
         """
-        with num_threads(self._checked_threads()):
+        threads = self._checked_threads()
+        restarts = self.restarts
+        if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
+            raise SymscopeInputError(f"restarts must be an integer >= 1, got {restarts!r}")
+        if restarts > 1:
+            from .restarts import fit_restarts
+
+            return fit_restarts(self, X, int(restarts), resume_from, checkpoint_path, callbacks, truth)
+        with num_threads(threads):
             return self._fit(X, resume_from, checkpoint_path, callbacks, truth)
 
     def _fit(self, X: Any, resume_from: str | Path | None, checkpoint_path: str | Path | None,
@@ -177,12 +202,20 @@ class SymmetryLens(_Estimator):
         saver = None if checkpoint_path is None else Checkpoint(checkpoint_path, cfg.checkpoint_every,
                                                                 self._checkpoint_payload)
         trainer.callbacks += [saver] if saver else []
+        self._initial_sites = None if not ckpt or "initial_chain" not in ckpt else ckpt["initial_chain"].double().numpy()
         wall = time.perf_counter()
-        trainer.run(Xt)
-        if cfg.refine.active and not any(e["event"] == "refine" for e in trainer.state.events):
-            self._refine_stage(Xt, trainer.callbacks)
+        staged = cfg.staged and cfg.refine.active and mods.padding > 0
+        if staged and _stage_event(trainer.state.events, "initial") is None:
+            self._refine_stage(Xt, trainer.callbacks, stage="initial")
             if saver is not None:
                 saver.save(trainer)
+        first = _stage_event(trainer.state.events, "initial")
+        if first is None or first.get("trains", True):
+            trainer.run(Xt)
+            if cfg.refine.active and _stage_event(trainer.state.events, "trained") is None:
+                self._refine_stage(Xt, trainer.callbacks, stage="trained")
+                if saver is not None:
+                    saver.save(trainer)
         self._modules = mods.cpu()
         self.run_record_ = run_record(cfg, seed, device, n, d, trainer.state.step, trainer.state.elapsed,
                                       time.perf_counter() - wall, resumed=ckpt is not None)
@@ -198,10 +231,13 @@ class SymmetryLens(_Estimator):
         return payload
 
     def _payload(self, mods: LensModules, history: list, events: list, record: dict[str, Any]) -> dict[str, Any]:
-        return dict(format=FORMAT, config=self.config_.to_dict(), seed=self.seed_,
-                    modules={k: v.detach().cpu() for k, v in mods.state_dict().items()},
-                    mean=self.mean_, scale=self.scale_, history=history, events=events, run_record=record,
-                    data=self._fingerprint)
+        out = dict(format=FORMAT, config=self.config_.to_dict(), seed=self.seed_,
+                   modules={k: v.detach().cpu() for k, v in mods.state_dict().items()},
+                   mean=self.mean_, scale=self.scale_, history=history, events=events, run_record=record,
+                   data=self._fingerprint)
+        if getattr(self, "_initial_sites", None) is not None:
+            out["initial_chain"] = torch.as_tensor(self._initial_sites)
+        return out
 
     # -- the refinement stage ---------------------------------------------------------------
     def refine(self, X: Any, *, config: RefineConfig | None = None, callbacks: Sequence[Callback] = ()) -> SymmetryLens:
@@ -213,33 +249,54 @@ class SymmetryLens(_Estimator):
         if X.shape[1] != self.n_features_in_:
             raise SymscopeInputError(f"X has {X.shape[1]} features but the lens was fitted on {self.n_features_in_}")
         with num_threads(self._checked_threads()):
-            if self._trained_modules is not None:
+            last = self.refine_event_
+            stage = "trained" if last is None else last.get("stage", "trained")
+            if stage == "trained" and self._trained_modules is not None:
                 self._modules.load_state_dict(self._trained_modules)
-            self._state.events = [e for e in self._state.events if e["event"] != "refine"]
+            self._state.events = [e for e in self._state.events
+                                  if e["event"] != "refine" or e.get("stage", "trained") != stage]
             Xt = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
-            self._refine_stage(Xt, callbacks, config)
+            self._refine_stage(Xt, callbacks, config, stage=stage)
         return self
 
-    def _refine_stage(self, Xt: torch.Tensor, callbacks: Sequence[Callback], config: RefineConfig | None = None) -> None:
-        """Refine the chain once after training; recorded as the ``refine`` event (with the report's fields)."""
+    def _refine_stage(self, Xt: torch.Tensor, callbacks: Sequence[Callback], config: RefineConfig | None = None,
+                      stage: str = "trained") -> None:
+        """One stage's refinement and verdict, recorded as a ``refine`` event (``stage``, the report's
+        fields, ``verdict``, ``seconds``; the initial stage adds ``trains``: whether training follows)."""
         mods, state, cfg = self._modules, self._state, self.config_
         settings = cfg.refine if config is None else config
         if mods.padding == 0:  # the refinement (like the repair) assumes an open chain in a padded lens
-            state.events.append({"step": state.step, "event": "refine", "refined": False, "skipped": "circulant padding"})
+            state.events.append({"step": state.step, "event": "refine", "stage": stage, "refined": False,
+                                 "skipped": "circulant padding"})
             return
         if self.progress:
             from tqdm.auto import tqdm
 
-            tqdm.write("symscope: refining the chain (discover/refine.py) ...")
+            tqdm.write(f"symscope: {stage} stage: refining the chain (discover/refine.py) ...")
         start = time.perf_counter()
         fit, judge = refine_split(Xt, self.seed_, cfg.repair_samples)
+        fit_np, judge_np = fit.double().cpu().numpy(), judge.double().cpu().numpy()
+        fresh = {k: v.detach().clone() for k, v in mods.state_dict().items()}
         for cb in callbacks:
             cb.on_refine_start(mods)
-        self._trained_modules = {k: v.detach().cpu().clone() for k, v in mods.state_dict().items()}
-        report = refine_modules(mods, fit, judge, settings, seed=self.seed_)
+        if stage == "initial":
+            begin, extra = initial_chain(fit_np), ()
+        else:
+            self._trained_modules = {k: v.detach().cpu().clone() for k, v in fresh.items()}
+            begin = None
+            extra = () if self._initial_sites is None else (("initial", Chain(self._initial_sites)),)
+        chain, report = refine_modules(mods, fit, judge, settings, seed=self.seed_, start=begin, extra=extra)
+        verdict = judge_chain(chain, list(report.rivals), fit_np, judge_np, kurtosis_weight=settings.kurtosis_weight,
+                              seed=self.seed_)
         seconds = time.perf_counter() - start
         state.elapsed += seconds
-        event = {"step": state.step, "event": "refine", **report.to_dict(), "seconds": round(seconds, 3)}
+        event = {"step": state.step, "event": "refine", "stage": stage, **report.to_dict(),
+                 "verdict": verdict.to_dict(), "seconds": round(seconds, 3)}
+        if stage == "initial":
+            self._initial_sites = chain.sites
+            event["trains"] = not verdict.settled
+            if event["trains"]:  # training starts from the paper's init; this chain stays a candidate
+                mods.load_state_dict(fresh)
         for cb in callbacks:
             cb.on_refine_end(mods, event)
         state.events.append(event)
@@ -268,6 +325,19 @@ class SymmetryLens(_Estimator):
     modules_ = property(lambda self: self._fitted("modules_"), doc="the fitted ``LensModules`` (torch)")
     history_ = property(lambda self: self._state.history, doc="per-step records (list of dicts)")
     events_ = property(lambda self: self._state.events, doc="repairs and the refinement (list of dicts)")
+
+    @property
+    def refine_event_(self) -> dict[str, Any] | None:
+        """The last ``refine`` event (the stage that set the lens), or None."""
+        self._fitted("refine_event_")
+        return next((e for e in reversed(self._state.events) if e["event"] == "refine"), None)
+
+    @property
+    def verdict_(self) -> Verdict | None:
+        """The truth-free verdict of the fit (``discover/verdict.py``): found or not, and how sure;
+        None when no refinement ran (refinement off, or circulant padding)."""
+        event = self.refine_event_
+        return None if event is None or "verdict" not in event else Verdict(**event["verdict"])
 
     # -- using a fitted lens -------------------------------------------------------------
     def transform(self, X: Any) -> np.ndarray:
@@ -303,6 +373,7 @@ class SymmetryLens(_Estimator):
         lens._fingerprint = obj.get("data") if isinstance(obj.get("data"), dict) else {"shape": [0, mods.d]}
         lens._modules = mods
         lens._trained_modules = None
+        lens._initial_sites = obj["initial_chain"].double().numpy() if "initial_chain" in obj else None
         if isinstance(obj.get("trained_modules"), dict):
             lens._trained_modules = modules_from(obj, str(path), cfg, seed, "trained_modules").state_dict()
         lens._state = TrainState(history=list(obj["history"]), events=list(obj["events"]))
@@ -316,6 +387,11 @@ class SymmetryLens(_Estimator):
         from .measure.lie import lens_lie_algebra
 
         return lens_lie_algebra(self)
+
+
+def _stage_event(events: list[dict[str, Any]], stage: str) -> dict[str, Any] | None:
+    """The ``refine`` event of ``stage`` ("initial" or "trained"; events without a stage are "trained")."""
+    return next((e for e in events if e["event"] == "refine" and e.get("stage", "trained") == stage), None)
 
 
 def run_record(cfg: LensConfig, seed: int, device: torch.device, n: int, d: int, steps: int,

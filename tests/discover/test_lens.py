@@ -12,7 +12,7 @@ from symscope import LensConfig, SymmetryLens, SymscopeInputError, make_dataset
 from symscope.cli import main
 from symscope.training import Trainer
 
-TINY = LensConfig(steps=12, batch_size=128, log_every=3, checkpoint_every=4)
+TINY = LensConfig(steps=12, staged=False, batch_size=128, log_every=3, checkpoint_every=4)  # training tests: no first stage
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_cli_discover_writes_a_run_folder_and_transform_applies_it(tmp_path, cap
                  "metrics.json", "generator.png", "group_conv.png", "filter.png", "losses.png", "lens.pt"]:
         assert (out / name).is_file(), name
     printed = capsys.readouterr().out
-    assert "recovery:" in printed and "final refinement: " in printed and "cosine before" in printed
+    assert "recovery:" in printed and "stage: kept the " in printed and "cosine before" in printed and "verdict: " in printed
     assert json.loads((out / "config.json").read_text())["steps"] == 4
     np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((10, 7)))
     assert main(["transform", str(out), str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy")]) == 0
@@ -180,7 +180,7 @@ def test_a_non_finite_loss_stops_with_a_clear_error_and_a_finite_checkpoint(tmp_
 # -- the scikit-learn estimator contract -----------------------------------------------------
 def test_get_params_set_params_repr_and_clone(fitted):
     lens = SymmetryLens(TINY, seed=3, device="cpu", progress=False)
-    assert lens.get_params() == dict(config=TINY, seed=3, device="cpu", progress=False, threads=1)
+    assert lens.get_params() == dict(config=TINY, seed=3, device="cpu", progress=False, threads=1, restarts=1)
     assert repr(SymmetryLens()) == "SymmetryLens()"
     assert repr(SymmetryLens(seed=3, threads=None)) == "SymmetryLens(seed=3, threads=None)"
     assert lens.set_params(seed=4) is lens and lens.seed == 4

@@ -61,6 +61,10 @@ class Chain:
         ga, gb = shift_along(self.sites), shift_along(other.sites)
         return float((ga * gb).sum() / (np.linalg.norm(ga) * np.linalg.norm(gb)))
 
+    def symmetry_similarity(self, other: Chain) -> float:
+        """``similarity`` up to direction: a chain and its reverse generate the same group (G and G⁻¹)."""
+        return max(self.similarity(other), self.similarity(Chain(other.sites[::-1], other.ring)))
+
     def closed(self, ring: bool = True) -> Chain:
         """The same sites, closed into a ring (or opened with ``ring=False``)."""
         return Chain(self.sites, ring)

@@ -22,7 +22,7 @@ Candidates, in the order of ``CANDIDATES`` (each entry switched by one ``RefineC
 
 The judge (``consistency``) is that objective on ``X_judge`` with a = the mean diagonals of the
 candidate's site covariance; the lowest score is kept among the candidates whose
-``Chain.similarity`` to the trained chain is ≥ ``min_similarity`` (0: no trust region). Then the
+``Chain.symmetry_similarity`` (up to direction) to the trained chain is ≥ ``min_similarity`` (≤ 0: no trust region). Then the
 steps of ``STEPS`` run on the kept chain, each replacing it when the judge prefers the result:
 
 * ``converged`` (``converge_iters``): a kept globally re-solved chain, re-solved further.
@@ -41,8 +41,8 @@ this method; the optimiser is ``torch.optim.LBFGS``, the ordering ``repair.order
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -54,7 +54,8 @@ from ..measure.chain import stationarity_gap, toeplitz_residual
 from .chain import Chain, read_chain, set_chain
 from .spectral import spectral_sites
 
-__all__ = ["CANDIDATES", "STEPS", "RefineReport", "chain_similarity", "closes_ring", "consistency", "polish_sites",
+__all__ = ["CANDIDATES", "STEPS", "RefineReport", "chain_similarity", "closes_ring", "consistency", "initial_chain",
+           "polish_sites",
            "refine", "refine_modules", "refine_split", "resolve_defects", "stationarity_gap", "stationary_projection",
            "toeplitz_residual"]
 
@@ -116,8 +117,8 @@ def _resolve_defects(sites: np.ndarray, X: np.ndarray, threshold: float, kurtosi
 
 
 def chain_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine between the open shifts along two chains of sites (``Chain.similarity``)."""
-    return Chain(a).similarity(Chain(b))
+    """Cosine between the open shifts along two chains of sites, up to direction (``Chain.symmetry_similarity``)."""
+    return Chain(a).symmetry_similarity(Chain(b))
 
 
 def polish_sites(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03, iters: int = 500,
@@ -238,6 +239,7 @@ class RefineReport:
     sites_resolved: int
     candidates: int
     outside_trust_region: int
+    rivals: tuple[tuple[str, np.ndarray], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -245,8 +247,9 @@ class RefineReport:
         return self.kept + "".join(STEP_MARKS[s] for s in self.steps)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict of every field (``steps`` as a list)."""
-        return {**asdict(self), "steps": list(self.steps)}
+        """Plain JSON-serialisable dict of every field but ``rivals`` (``steps`` as a list)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rivals"}
+        return {**out, "steps": list(self.steps)}
 
 
 @dataclass
@@ -321,7 +324,7 @@ STEP_MARKS = {"converged": "+", "rounded": "~"}
 
 
 def refine(chain: Chain, X_fit: np.ndarray, X_judge: np.ndarray, config: RefineConfig | None = None,
-           seed: int = 0) -> tuple[Chain, RefineReport]:
+           seed: int = 0, extra: Sequence[tuple[str, Chain]] = ()) -> tuple[Chain, RefineReport]:
     """Refine a trained open ``chain`` (module docstring): (kept chain, report).
 
     Args:
@@ -330,6 +333,7 @@ def refine(chain: Chain, X_fit: np.ndarray, X_judge: np.ndarray, config: RefineC
         X_judge: (m, d) other samples the judge scores them on.
         config: the refinement settings (default ``RefineConfig()``); ``enabled`` is the lens's switch.
         seed: seed of the spectral candidate.
+        extra: (label, chain) pairs from elsewhere (a fit's first stage) judged as candidates too.
 
     Returns:
         The kept chain (``ring`` set when closed; the trained chain when nothing changed) and the report.
@@ -341,19 +345,23 @@ def refine(chain: Chain, X_fit: np.ndarray, X_judge: np.ndarray, config: RefineC
     for switch, build in CANDIDATES.values():
         if switch is None or getattr(cfg, switch):
             candidates += build(ctx, candidates)
+    candidates += [(label, c.sites) for label, c in extra]
     labels = [label for label, _ in candidates]
     scores = [consistency(s, X_judge, cfg.kurtosis_weight) for _, s in candidates]
     similar = [1.0] + [chain_similarity(ctx.start, s) for _, s in candidates[1:]]
-    eligible = [k for k in range(len(candidates)) if similar[k] >= cfg.min_similarity]
+    trusted = (lambda sim: True) if cfg.min_similarity <= 0 else (lambda sim: sim >= cfg.min_similarity)
+    eligible = [k for k in range(len(candidates)) if trusted(similar[k])]
     best = min(eligible, key=lambda k: scores[k])
     label, kept = candidates[best]
     score, similarity, changed, steps = scores[best], similar[best], best > 0, []
+    rivals = list(candidates)
     for name, (switch, step) in STEPS.items():
         new = step(ctx, label, kept) if getattr(cfg, switch) else None
         if new is None:
             continue
+        rivals.append((f"{label}{STEP_MARKS[name]}", new))
         new_score, new_similarity = consistency(new, X_judge, cfg.kurtosis_weight), chain_similarity(ctx.start, new)
-        if new_score < score and new_similarity >= cfg.min_similarity:
+        if new_score < score and trusted(new_similarity):
             kept, score, similarity, changed = new, new_score, new_similarity, True
             steps.append(name)
     closed = cfg.ring and closes_ring(kept, X_judge)
@@ -364,8 +372,14 @@ def refine(chain: Chain, X_fit: np.ndarray, X_judge: np.ndarray, config: RefineC
         score_before=scores[0], score_after=score,
         gap_before=stationarity_gap(X_judge @ ctx.start.T), gap_after=stationarity_gap(X_judge @ kept.T),
         similarity=similarity, rounds_run=len(local), sites_resolved=resolved, candidates=len(candidates),
-        outside_trust_region=len(candidates) - len(eligible))
+        outside_trust_region=len(candidates) - len(eligible), rivals=tuple(rivals))
     return (Chain(kept, closed) if report.refined else chain), report
+
+
+def initial_chain(X: np.ndarray) -> Chain:
+    """The first stage's start on standardised samples X (n, d): the coordinates as a seriated chain."""
+    X = np.asarray(X, dtype=np.float64)
+    return Chain(read_chain(np.eye(X.shape[1]), X)[0])
 
 
 def refine_split(X: torch.Tensor, seed: int, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -380,13 +394,15 @@ def refine_split(X: torch.Tensor, seed: int, samples: int) -> tuple[torch.Tensor
 
 
 def refine_modules(mods: torch.nn.Module, X_fit: torch.Tensor, X_judge: torch.Tensor, config: RefineConfig,
-                   seed: int = 0) -> RefineReport:
-    """The refinement stage on ``LensModules``: read the trained chain off their group convolution,
-    ``refine`` it, and set the kept chain into them when the report says ``refined`` (``chain.set_chain``)."""
-    with torch.no_grad():
-        C = mods.group_conv().double().cpu().numpy()
+                   seed: int = 0, start: Chain | None = None,
+                   extra: Sequence[tuple[str, Chain]] = ()) -> tuple[Chain, RefineReport]:
+    """The refinement stage on ``LensModules``: read the trained chain off their group convolution (or
+    take ``start``), ``refine`` it, and set the kept chain into them (``chain.set_chain``): the
+    generator is always the shift along the kept chain, also when the kept chain is the trained one."""
     fit, judge = X_fit.double().cpu().numpy(), X_judge.double().cpu().numpy()
-    chain, report = refine(Chain.from_group_conv(C, fit), fit, judge, config, seed=seed)
-    if report.refined:
-        set_chain(mods, chain)
-    return report
+    if start is None:
+        with torch.no_grad():
+            start = Chain.from_group_conv(mods.group_conv().double().cpu().numpy(), fit)
+    chain, report = refine(start, fit, judge, config, seed=seed, extra=extra)
+    set_chain(mods, chain)
+    return chain, report

@@ -34,6 +34,26 @@ def _interior(m: np.ndarray) -> np.ndarray:
     return m[1:-1, 1:-1]
 
 
+def data_weighted_error(learned: np.ndarray, truth: np.ndarray, X: np.ndarray) -> float:
+    """E‖(G − G*)x‖² / E‖x‖² over the (centred) samples X (n, d), in the better direction of G*.
+
+    What the data identify: the Frobenius cosine weighs every direction of R^d alike, this error
+    weighs each by the variance the samples have along it, so a generator that differs from the
+    truth only on components near the noise floor scores close to 0 here.
+    """
+    g = check_square_matrix(learned, "learned generator")
+    t = check_square_matrix(truth, "true generator")
+    Xc = np.asarray(X, dtype=np.float64)
+    if Xc.ndim != 2 or Xc.shape[1] != len(g) or g.shape != t.shape:
+        raise SymscopeInputError(f"data_weighted_error needs X (n, {len(g)}) and generators of one shape; "
+                                 f"got X {Xc.shape}, generators {g.shape} and {t.shape}")
+    Xc = Xc - Xc.mean(0)
+    total = float((Xc**2).sum())
+    if total <= 0:
+        raise SymscopeInputError("data_weighted_error: X has no variance")
+    return min(float((((g - m) @ Xc.T) ** 2).sum()) / total for m in (t, t.T))
+
+
 @dataclass(frozen=True)
 class RecoveryReport:
     """Scores of a learned generator against the truth, in the better direction.
