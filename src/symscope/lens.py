@@ -5,8 +5,8 @@ verdict (``discover/verdict.py``):
 
 1. **initial** (``LensConfig.staged``, no training): the refinement's candidates built from the
    coordinates seriated into a chain (``refine.initial_chain``) and from the spectral chain.
-   When its verdict is *settled* (structure beyond the null and no distinct rival within the
-   noise) the fit stops here: training could only be judged by the same criterion.
+   When its verdict is *settled* (structure beyond the shuffled-site null) the fit stops here:
+   training is judged by the same criterion on the same samples.
 2. **trained**: the ``Trainer`` runs the gradient phase from the paper's init (with its
    callbacks: chain repair, rebase, history, progress bar, checkpoint, Ctrl-C), then the
    refinement re-solves the trained chain's defects, with the first stage's chain as one more
@@ -292,13 +292,13 @@ class SymmetryLens(_Estimator):
         state.elapsed += seconds
         event = {"step": state.step, "event": "refine", "stage": stage, **report.to_dict(),
                  "verdict": verdict.to_dict(), "seconds": round(seconds, 3)}
+        for cb in callbacks:
+            cb.on_refine_end(mods, event)
         if stage == "initial":
             self._initial_sites = chain.sites
             event["trains"] = not verdict.settled
             if event["trains"]:  # training starts from the paper's init; this chain stays a candidate
                 mods.load_state_dict(fresh)
-        for cb in callbacks:
-            cb.on_refine_end(mods, event)
         state.events.append(event)
 
     # -- the learned state ---------------------------------------------------------------
