@@ -36,13 +36,17 @@ def _save(fig: Any, path: Path, written: list[Path], dpi: int = 110) -> None:
 
 
 def verdict_line(lens: Any, truth: np.ndarray | None, health: Any) -> tuple[str, bool]:
-    """(one-line verdict of the run, whether it is good): recovery with a truth, health without."""
+    """(one-line verdict of the run, whether it is good): recovery with a truth; without one the
+    fit's truth-free verdict, or the health check when it failed or there is no verdict."""
     from .measure import recovery_report
 
     if truth is not None:
         rep = recovery_report(lens.generator_, truth)
         return (f"recovery: {rep.verdict}, cosine {rep.cosine:.4f} "
                 f"(to truth² {rep.power2_cosine:.3f}, to I {rep.identity_cosine:.3f})", rep.minimal)
+    verdict = getattr(lens, "verdict_", None)
+    if verdict is not None and not health.failed:
+        return f"verdict (no truth): {verdict.label}", verdict.found
     rank = f", C rank {health.conv_rank}/{health.dim}" if health.conv_rank is not None else ""
     return f"health (no truth): {health.verdict}, cosine to I {health.identity_cosine:.3f}{rank}", not health.failed
 
@@ -55,8 +59,9 @@ def _events(lens: Any) -> list[tuple[int, str, str]]:
             applied = "repair" if e.get("repaired", 1.0) else "repair (kept)"
             marks.append((int(e["step"]), applied, REPAIR_COLOUR))
         elif e.get("event") == "refine" and "skipped" not in e:
-            marks.append((int(e["step"]), f"refine: {e.get('kept', '?')}" if e.get("refined") else "refine (kept)",
-                          REFINE_COLOUR))
+            stage = e.get("stage", "trained")
+            marks.append((int(e["step"]), f"{stage} refine: {e.get('kept', '?')}" if e.get("refined")
+                          else f"{stage} refine (kept)", REFINE_COLOUR))
     return marks
 
 
