@@ -65,7 +65,7 @@ def refine_one(path: Path, cfg, n: int, noise: float, runs: dict) -> dict:
     start = time.perf_counter()
     if lens is not None:  # the lens's own refinement stage, from its trained state
         lens.refine(ds.X, config=cfg.refine)
-        report = next(e for e in lens.events_ if e["event"] == "refine")
+        report = lens.refine_event_
         rep = recovery_report(lens.generator_, ds.generator).to_dict()
     else:  # only C: the same stage on the chain read off it (standardisation and split as SymmetryLens.fit)
         X = torch.as_tensor((ds.X - float(ds.X.mean())) / float(ds.X.std()), dtype=torch.float32)

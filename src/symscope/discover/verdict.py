@@ -17,11 +17,14 @@ difference, not of each score, sets the scale:
 3. **Do the samples pin the generator?** Flipping the sign of one principal component v of the
    data, S → S (I − 2 v vᵀ), leaves the site covariance exactly as Toeplitz (v is an eigenvector
    of the covariance), so only the higher-order statistics can see it. A flip whose paired
-   score change is below ``flip_z`` noise units is *unresolved*; the chain with every unresolved
-   component flipped is a rival the data cannot tell apart from the kept one, and
+   score change is below ``flip_z`` noise units is *unresolved*; a chain with unresolved
+   components flipped is a rival the data cannot tell apart from the kept one, and
    ``ambiguity_similarity`` is the cosine between their generators: what the recovery cosine
    would be if that rival were the truth. A flip that scores *better* by more than ``flip_z``
-   counts as unresolved too (the kept chain is then not the optimum of its own criterion).
+   counts as unresolved too (the kept chain is then not the optimum of its own criterion). The
+   rivals tried: each unresolved flip alone and ``subsets_tried`` random subsets of them
+   (flipping all d components at once is −S, the same chain); ``ambiguity_similarity`` is the
+   lowest cosine among them.
 
 ``settled`` = structure (``null_z`` ≥ ``min_null_z``): a fit's first stage then skips training.
 Training is judged by the same samples and the same criterion, so it cannot settle a close rival
@@ -136,7 +139,7 @@ def _flip_z(S: np.ndarray, V: np.ndarray, folds: list[np.ndarray], kurtosis_weig
 def judge_chain(chain: Chain, rivals: list[tuple[str, np.ndarray]], X_fit: np.ndarray, X_judge: np.ndarray, *,
                 kurtosis_weight: float = 0.03, folds: int = 10, nulls: int = 8, same: float = 0.98,
                 flip_z: float = 3.0, min_null_z: float = 5.0, min_margin_z: float = 3.0,
-                min_similarity: float = 0.98, seed: int = 0) -> Verdict:
+                min_similarity: float = 0.98, subsets_tried: int = 8, seed: int = 0) -> Verdict:
     """The verdict on ``chain`` (module docstring) against ``rivals`` ((label, sites) the engine also
     judged), principal axes from ``X_fit`` (n, d), statistics on ``X_judge`` (m, d)."""
     S = chain.sites
@@ -173,9 +176,14 @@ def judge_chain(chain: Chain, rivals: list[tuple[str, np.ndarray]], X_fit: np.nd
     open_ = np.abs(z) < flip_z
     better = z <= -flip_z
     unresolved = open_ | better
-    U = V[:, unresolved]
-    ambiguous = S - 2 * (S @ U) @ U.T
-    ambiguity = chain.symmetry_similarity(Chain(ambiguous, chain.ring)) if unresolved.any() else 1.0
+    ambiguity = 1.0
+    if unresolved.any():  # each unresolved flip alone, and random subsets of them (all at once is −S: the same chain)
+        idx = np.where(unresolved)[0]
+        subsets = [[j] for j in idx] + [idx[rng.random(len(idx)) < 0.5] for _ in range(subsets_tried)]
+        for sub in subsets:
+            if len(sub):
+                U = V[:, sub]
+                ambiguity = min(ambiguity, chain.symmetry_similarity(Chain(S - 2 * (S @ U) @ U.T, chain.ring)))
 
     structure = null_z >= min_null_z
     clear = margin is None or margin >= min_margin_z
