@@ -352,7 +352,8 @@ def refine(chain: Chain, X_fit: np.ndarray, X_judge: np.ndarray, config: RefineC
     labels = [label for label, _ in candidates]
     scores = [consistency(s, X_judge, cfg.kurtosis_weight) for _, s in candidates]
     similar = [1.0] + [chain_similarity(ctx.start, s) for _, s in candidates[1:]]
-    eligible = [k for k in range(len(candidates)) if similar[k] >= cfg.min_similarity]
+    trusted = (lambda sim: True) if cfg.min_similarity == 0 else (lambda sim: sim >= cfg.min_similarity)  # 0: off
+    eligible = [k for k in range(len(candidates)) if trusted(similar[k])]
     best = min(eligible, key=lambda k: scores[k])
     label, kept = candidates[best]
     score, similarity, changed, steps = scores[best], similar[best], best > 0, []
@@ -361,7 +362,7 @@ def refine(chain: Chain, X_fit: np.ndarray, X_judge: np.ndarray, config: RefineC
         if new is None:
             continue
         new_score, new_similarity = consistency(new, X_judge, cfg.kurtosis_weight), chain_similarity(ctx.start, new)
-        if new_score < score and new_similarity >= cfg.min_similarity:
+        if new_score < score and trusted(new_similarity):
             kept, score, similarity, changed = new, new_score, new_similarity, True
             steps.append(name)
     closed = cfg.ring and closes_ring(kept, X_judge)
