@@ -159,7 +159,8 @@ class RefineConfig:
     ``starts`` LBFGS starts of the local re-solve; ``polish`` adds each candidate after the global
     re-solve (``polish_iters`` LBFGS iterations; the kept one up to ``converge_iters`` more, 0: no
     more); ``spectral`` adds the spectral chain as a candidate, ``bandpass`` the band-pass one
-    (principal components assigned to frequencies by a unimodal spectrum, ≈ 1 min at d = 33); ``min_similarity`` > 0 is a trust
+    (principal components assigned to frequencies by a unimodal spectrum, ≈ 1 min at d = 33;
+    off until measured on every cell, docs/bandpass.md); ``min_similarity`` > 0 is a trust
     region: a candidate whose generator has a lower cosine than this with the trained chain's is
     not kept (0: off); ``ring`` closes a kept chain whose ends covary like neighbours (circulant
     data) into a ring; ``project`` (experimental, off until re-measured on every saved state) also
@@ -194,7 +195,7 @@ class RefineConfig:
     @property
     def active(self) -> bool:
         """Whether the refinement has anything to do."""
-        return self.enabled and (self.rounds > 0 or self.polish or self.spectral)
+        return self.enabled and (self.rounds > 0 or self.polish or self.spectral or self.bandpass)
 
 
 @dataclass(frozen=True, kw_only=True)
