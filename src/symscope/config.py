@@ -161,7 +161,9 @@ class RefineConfig:
     ``kurtosis_weight`` keeps re-solved sites local (local and global re-solve, and the judge);
     ``starts`` LBFGS starts of the local re-solve; ``polish`` adds each candidate after the global
     re-solve (``polish_iters`` LBFGS iterations; the kept one up to ``converge_iters`` more, 0: no
-    more); ``spectral`` adds the spectral chain as a candidate; ``min_similarity`` > 0 is a trust
+    more); ``spectral`` adds the spectral chain as a candidate, ``bandpass`` the band-pass one
+    (principal components assigned to frequencies by a unimodal spectrum, ≈ 1 min at d = 33;
+    off until measured on every cell, docs/bandpass.md); ``min_similarity`` > 0 is a trust
     region: a candidate whose generator has a lower cosine than this with the trained chain's is
     not kept (0: off); ``ring`` closes a kept chain whose ends covary like neighbours (circulant
     data) into a ring; ``project`` (experimental, off until re-measured on every saved state) also
@@ -179,6 +181,7 @@ class RefineConfig:
     polish_iters: int = 500
     converge_iters: int = 2000
     spectral: bool = True
+    bandpass: bool = False
     ring: bool = True
     project: bool = False
 
@@ -187,7 +190,7 @@ class RefineConfig:
         "kurtosis_weight": ("float", NON_NEGATIVE), "starts": ("int", POSITIVE),
         "min_similarity": ("float", ("in [-1, 1]", lambda v: -1 <= v <= 1)), "polish": ("bool", None),
         "polish_iters": ("int", POSITIVE), "converge_iters": ("int", NON_NEGATIVE), "spectral": ("bool", None),
-        "ring": ("bool", None), "project": ("bool", None)}
+        "bandpass": ("bool", None), "ring": ("bool", None), "project": ("bool", None)}
 
     def __post_init__(self) -> None:
         validate_fields(self, "refine.")
@@ -195,7 +198,7 @@ class RefineConfig:
     @property
     def active(self) -> bool:
         """Whether the refinement has anything to do."""
-        return self.enabled and (self.rounds > 0 or self.polish or self.spectral)
+        return self.enabled and (self.rounds > 0 or self.polish or self.spectral or self.bandpass)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -165,7 +165,7 @@ def test_refine_returns_a_typed_report_and_the_kept_chain(chain):
     assert report.refined and report.score_after < report.score_before
     assert json.loads(json.dumps(report.to_dict()))["kept"] == report.kept
     assert recovery_report(kept.generator(), G).cosine > 0.98
-    assert list(CANDIDATES) == ["trained", "local", "spectral", "global"] and list(STEPS) == ["converged", "rounded"]
+    assert list(CANDIDATES) == ["trained", "local", "spectral", "bandpass", "global"] and list(STEPS) == ["converged", "rounded"]
     for switch, _ in [*CANDIDATES.values(), *STEPS.values()]:  # every entry is switched by one config field
         assert switch is None or switch in RefineConfig.__dataclass_fields__
 

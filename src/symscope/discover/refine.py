@@ -16,6 +16,8 @@ Candidates, in the order of ``CANDIDATES`` (each entry switched by one ``RefineC
   their own span, fitted (LBFGS, ``starts`` starts) so that their covariances with every site
   match the autocovariance read off the other sites, while their mean kurtosis stays high.
 * ``spectral`` (``spectral``): the spectral chain of ``spectral.py``, re-ordered.
+* ``bandpass`` (``bandpass``): the band-pass spectral chain of ``spectral.py`` (``bandpass_sites``:
+  principal components assigned to frequencies by a unimodal, not monotone, spectrum), re-ordered.
 * ``global`` (``polish``): each candidate above after the global re-solve (``polish_sites``):
   all sites rotate jointly (S ← expm(B − Bᵀ) S) with a free autocovariance a, minimising
   ‖S Σ Sᵀ − Toeplitz(a)‖² − ``kurtosis_weight`` · mean kurtosis, ``polish_iters`` iterations.
@@ -52,7 +54,7 @@ from .._linalg import diagonal_means, dst_matrix, lags, mean_kurtosis, num_threa
 from ..config import RefineConfig
 from ..measure.chain import stationarity_gap, toeplitz_residual
 from .chain import Chain, read_chain, set_chain
-from .spectral import spectral_sites
+from .spectral import bandpass_sites, spectral_sites
 
 __all__ = ["CANDIDATES", "STEPS", "RefineReport", "chain_similarity", "closes_ring", "consistency", "initial_chain",
            "polish_sites",
@@ -286,6 +288,11 @@ def _spectral(ctx: _Context, so_far: Candidates) -> Candidates:
     return [("spectral", read_chain(spectral_sites(ctx.X_fit, seed=ctx.seed, max_samples=10_000), ctx.X_fit)[0])]
 
 
+def _bandpass(ctx: _Context, so_far: Candidates) -> Candidates:
+    return [("bandpass", read_chain(bandpass_sites(ctx.X_fit, seed=ctx.seed, kurtosis_weight=ctx.cfg.kurtosis_weight),
+                                    ctx.X_fit)[0])]
+
+
 def _global(ctx: _Context, so_far: Candidates) -> Candidates:
     c = ctx.cfg
     return [(f"polished-{label}", polish_sites(s, ctx.X_fit, c.kurtosis_weight, c.polish_iters)) for label, s in so_far]
@@ -297,6 +304,7 @@ CANDIDATES: dict[str, tuple[str | None, Callable[[_Context, Candidates], Candida
     "trained": (None, _trained),
     "local": ("rounds", _local),
     "spectral": ("spectral", _spectral),
+    "bandpass": ("bandpass", _bandpass),
     "global": ("polish", _global),
 }
 
