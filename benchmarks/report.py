@@ -199,7 +199,8 @@ def build(records: list[dict], commit: str | None = None) -> tuple[str, str]:
                          "python benchmarks/recovery.py --datasets " + " ".join(side_by_side.DATASETS)
                          + " --seeds 0 1 2 3 4 --dims 33", main,
                          with_commits(recovery.table(main, recovery.CELL), main, recovery.CELL),
-                         "The last column is the same runs at their last training step, before the final refinement."))
+                         "The last column is the same runs at their last training step, before the final refinement "
+                         "(0.000 for a staged fit that did not train: the lens before its first stage is the identity init)."))
     cal, body = calibration(records, commit)
     parts.append(sourced("Verdict calibration: the truth-free verdict against the truth", "python benchmarks/recovery.py "
                          "--datasets " + " ".join(side_by_side.DATASETS) + " --seeds 0 1 2 3 4 --dims 33", cal, body,
