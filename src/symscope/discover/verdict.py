@@ -210,7 +210,7 @@ def judge_chain(chain: Chain, rivals: list[tuple[str, np.ndarray]], X_fit: np.nd
                        f"{margin:.1f} noise units")
         if not pinned:
             why.append(f"{int(unresolved.sum())} principal component sign(s) are not resolved by the samples "
-                       f"(a chain with them flipped has generator cosine {ambiguity:.3f} to this one)")
+                       f"(a chain with some of them flipped has generator cosine {ambiguity:.3f} to this one)")
         message = "a symmetry, but not pinned down: " + "; ".join(why)
     return Verdict(found=found, settled=bool(structure), label=label, message=message, null_z=float(null_z), alignment=alignment,
                    null_alignment=null_alignment, runner_up=runner,
