@@ -17,7 +17,9 @@ each departure is marked "departure" below with its reason:
   these fractions of training; the fast schedule otherwise leaves domain-wall defects.
 * ``staged``: before any training, the refinement's truth-free candidates (the seriated
   coordinates and the spectral chain, refined) and a verdict (``discover/verdict.py``); the
-  ``steps`` of training run only when that verdict is not settled (``lens.py``).
+  ``steps`` of training run only when that verdict is not settled (``train_if = "no-structure"``),
+  or whenever it is not "found" (``"not-found"``: slower, and on the benchmark it rescued a
+  gaussian-dst run that stage 1 left at cosine 0.795; ``lens.py``).
 * ``refine``: after training, a truth-free refinement stage (``discover/refine.py``): candidate
   chains (the trained one, local and global re-solves, the spectral chain; ``CANDIDATES``) are
   judged on held-out samples by Toeplitz consistency of the sites' covariance plus kurtosis
@@ -207,6 +209,7 @@ class LensConfig:
 
     steps: int = 6000
     staged: bool = True  # departure: a first stage without training; ``steps`` only when its verdict asks (lens.py)
+    train_if: str = "no-structure"  # staged: train when stage 1 finds "no-structure", or whenever it is "not-found"
     batch_size: int = 4096
     lr: float = 1e-2  # model (generator + filter) Adam lr at step 0; departure: reference 1e-4
     estimator_lr: float = 1e-2  # departure: reference 1e-3
@@ -230,7 +233,8 @@ class LensConfig:
     checkpoint_every: int = 500
 
     _rules: ClassVar[dict[str, Rule]] = {
-        "steps": ("int", POSITIVE), "staged": ("bool", None), "batch_size": ("int", POSITIVE), "lr": ("float", POSITIVE),
+        "steps": ("int", POSITIVE), "staged": ("bool", None),
+        "train_if": ("str", ("'no-structure' or 'not-found'", lambda v: v in ("no-structure", "not-found"))), "batch_size": ("int", POSITIVE), "lr": ("float", POSITIVE),
         "estimator_lr": ("float", POSITIVE), "filter_lr_scale": ("float", POSITIVE), "lr_decay": ("float", POSITIVE),
         "padding": ("int?", NON_NEGATIVE), "init_std": ("float", NON_NEGATIVE),
         "init": ("str", ("'identity' or 'spectral'", lambda v: v in ("identity", "spectral"))),

@@ -6,7 +6,8 @@ verdict (``discover/verdict.py``):
 1. **initial** (``LensConfig.staged``, no training): the refinement's candidates built from the
    coordinates seriated into a chain (``refine.initial_chain``) and from the spectral chain.
    When its verdict is *settled* (structure beyond the shuffled-site null) the fit stops here:
-   training is judged by the same criterion on the same samples.
+   training is judged by the same criterion on the same samples (``LensConfig.train_if =
+   "not-found"`` trains whenever the verdict is not ``found`` instead).
 2. **trained**: the ``Trainer`` runs the gradient phase from the paper's init (with its
    callbacks: chain repair, rebase, history, progress bar, checkpoint, Ctrl-C), then the
    refinement re-solves the trained chain's defects, with the first stage's chain as one more
@@ -296,7 +297,7 @@ class SymmetryLens(_Estimator):
             cb.on_refine_end(mods, event)
         if stage == "initial":
             self._initial_sites = chain.sites
-            event["trains"] = not verdict.settled
+            event["trains"] = not (verdict.found if cfg.train_if == "not-found" else verdict.settled)
             if event["trains"]:  # training starts from the paper's init; this chain stays a candidate
                 mods.load_state_dict(fresh)
         state.events.append(event)

@@ -128,3 +128,19 @@ def test_bad_restarts_are_refused(bad, shift_data):
 
     with pytest.raises(SymscopeInputError, match="restarts must be an integer >= 1"):
         SymmetryLens(CFG, restarts=bad, progress=False).fit(shift_data.X)
+
+
+def test_train_if_not_found_trains_when_the_first_stage_is_only_ambiguous():
+    ds = make_dataset("gaussian-permuted", n=8000, d=9, seed=0)  # small: stage 1 is settled but not found
+    base = SymmetryLens(CFG, seed=0, progress=False).fit(ds.X)
+    assert base.verdict_.settled and not base.verdict_.found and base.run_record_["steps"] == 0
+    lens = SymmetryLens(dataclasses.replace(CFG, train_if="not-found"), seed=0, progress=False).fit(ds.X)
+    assert lens.events_[0]["trains"] is True and lens.run_record_["steps"] == CFG.steps
+    assert lens.refine_event_["stage"] == "trained"
+
+
+def test_train_if_is_checked():
+    from symscope import SymscopeInputError
+
+    with pytest.raises(SymscopeInputError, match="train_if must be 'no-structure' or 'not-found'"):
+        LensConfig(train_if="always")
