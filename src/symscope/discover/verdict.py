@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .._linalg import diagonal_means, lags
+from .._linalg import diagonal_means, lags, mean_kurtosis
 from .chain import Chain
 
 __all__ = ["LABELS", "Verdict", "judge_chain"]
@@ -94,8 +94,7 @@ def _fold_scores(Y: np.ndarray, kurtosis_weight: float) -> float:
     Yc = Y - Y.mean(0)
     C = np.cov(Yc, rowvar=False)
     a = diagonal_means(C)
-    kurt = ((Yc**4).mean(0) / np.maximum((Yc**2).mean(0), 1e-12) ** 2).mean()
-    return float(((C - a[lags(len(C))]) ** 2).sum() - kurtosis_weight * kurt)
+    return float(((C - a[lags(len(C))]) ** 2).sum() - kurtosis_weight * mean_kurtosis(Yc))
 
 
 def _paired_z(diffs: np.ndarray) -> float:
@@ -120,6 +119,7 @@ def _flip_z(S: np.ndarray, V: np.ndarray, folds: list[np.ndarray], kurtosis_weig
     L = lags(d)
     diffs = np.empty((len(folds), d))
     for f, Xf in enumerate(folds):
+        Xf = Xf - Xf.mean(0)  # centred per fold, as ``_fold_scores`` centres the base chain's values
         Y = Xf @ S.T
         n = len(Y)
         C = Y.T @ Y / (n - 1)
@@ -132,8 +132,7 @@ def _flip_z(S: np.ndarray, V: np.ndarray, folds: list[np.ndarray], kurtosis_weig
             a, c = A[:, j], cZ[:, j]
             Cj = C - 2 * (np.outer(c, a) + np.outer(a, c)) + 4 * sZ[j] * np.outer(a, a)
             t = diagonal_means(Cj)
-            Yj = Y - 2 * np.outer(Z[:, j], a)
-            kurt = ((Yj**4).mean(0) / np.maximum((Yj**2).mean(0), 1e-12) ** 2).mean()
+            kurt = mean_kurtosis(Y - 2 * np.outer(Z[:, j], a))
             diffs[f, j] = float(((Cj - t[L]) ** 2).sum() - kurtosis_weight * kurt) - base
     sd = diffs.std(0, ddof=1)
     return np.where(sd > 0, diffs.mean(0) / np.maximum(sd, 1e-300) * np.sqrt(len(folds)), 0.0)
