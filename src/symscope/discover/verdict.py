@@ -26,10 +26,10 @@ difference, not of each score, sets the scale:
    (flipping all d components at once is −S, the same chain); ``ambiguity_similarity`` is the
    lowest cosine among them.
 
-``settled`` = structure (``null_z`` ≥ ``min_null_z``): a fit's first stage then skips training.
-Training is judged by the same samples and the same criterion, so it cannot settle a close rival
-or an unresolved sign; measured on the benchmark, it changes the answer only where the first
-stage found no structure (docs/benchmarks.md). ``found`` = structure (``null_z`` ≥ ``min_null_z``), no distinct rival within ``min_margin_z``,
+``settled`` = structure (``null_z`` ≥ ``min_null_z``): a fit's first stage then skips training
+(``LensConfig.train_if = "no-structure"``, a choice for time: training can still change the kept
+chain, e.g. it lifted a gaussian-dst run that stage 1 left "ambiguous" at cosine 0.795 to 0.998;
+``train_if = "not-found"`` trains whenever the verdict is not ``found``). ``found`` = structure (``null_z`` ≥ ``min_null_z``), no distinct rival within ``min_margin_z``,
 and ``ambiguity_similarity`` ≥ ``min_similarity``. ``min_margin_z`` = 10, not 3: the rivals are
 only the chains the engine built, so a chain that stands out among them by a few noise units can
 still be a local optimum far from the truth (on the benchmark, gaussian-orthogonal chains at
@@ -51,6 +51,7 @@ import numpy as np
 
 from .._linalg import diagonal_means, lags, mean_kurtosis
 from .chain import Chain
+from .refine import consistency
 
 __all__ = ["LABELS", "Verdict", "judge_chain"]
 
@@ -65,8 +66,9 @@ class Verdict:
     ``found`` / ``settled`` / ``label`` / ``message``: the decision and one sentence for the user; ``null_z``,
     ``alignment`` (mean |corr| of consecutive sites) and ``null_alignment`` (same, shuffled);
     ``runner_up`` (label), ``runner_up_similarity`` and ``margin_z`` of the best distinct rival
-    (None without one); ``unresolved`` principal components the samples cannot orient and
-    ``ambiguity_similarity`` of the chain with all of them flipped; ``folds`` used.
+    (None without one); ``unresolved`` principal components the samples cannot orient (of them
+    ``better_flips`` score better flipped) and ``ambiguity_similarity``, the lowest generator cosine
+    to a chain with some of them flipped; ``folds`` used.
     """
 
     found: bool
@@ -87,14 +89,6 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict of every field."""
         return asdict(self)
-
-
-def _fold_scores(Y: np.ndarray, kurtosis_weight: float) -> float:
-    """The judge (``refine.consistency``) on site values Y (n, d), centred."""
-    Yc = Y - Y.mean(0)
-    C = np.cov(Yc, rowvar=False)
-    a = diagonal_means(C)
-    return float(((C - a[lags(len(C))]) ** 2).sum() - kurtosis_weight * mean_kurtosis(Yc))
 
 
 def _paired_z(diffs: np.ndarray) -> float:
@@ -119,11 +113,11 @@ def _flip_z(S: np.ndarray, V: np.ndarray, folds: list[np.ndarray], kurtosis_weig
     L = lags(d)
     diffs = np.empty((len(folds), d))
     for f, Xf in enumerate(folds):
-        Xf = Xf - Xf.mean(0)  # centred per fold, as ``_fold_scores`` centres the base chain's values
+        Xf = Xf - Xf.mean(0)  # centred per fold, as ``consistency`` centres the base chain's samples
         Y = Xf @ S.T
         n = len(Y)
         C = Y.T @ Y / (n - 1)
-        base = _fold_scores(Y, kurtosis_weight)
+        base = consistency(S, Xf, kurtosis_weight)
         Z = Xf @ V  # (n, d): every component's projection
         A = S @ V  # (d, d): column j = S v_j
         cZ = Y.T @ Z / (n - 1)  # (d, d): column j = cov(Y, z_j)
@@ -152,9 +146,9 @@ def judge_chain(chain: Chain, rivals: list[tuple[str, np.ndarray]], X_fit: np.nd
     rng = np.random.default_rng(seed)
 
     # 1. structure against shuffled orders of the same sites
-    kept_score = _fold_scores(Xj @ S.T, kurtosis_weight)
+    kept_score = consistency(S, Xj, kurtosis_weight)
     shuffles = [rng.permutation(d) for _ in range(nulls)]
-    null_scores = np.array([_fold_scores(Xj @ S[p].T, kurtosis_weight) for p in shuffles])
+    null_scores = np.array([consistency(S[p], Xj, kurtosis_weight) for p in shuffles])
     spread = float(null_scores.std(ddof=1)) if nulls > 1 else 0.0
     null_z = (float(null_scores.mean()) - kept_score) / spread if spread > 0 else 0.0
     alignment = _alignment(Xj @ S.T)
@@ -165,10 +159,9 @@ def judge_chain(chain: Chain, rivals: list[tuple[str, np.ndarray]], X_fit: np.nd
     distinct = [(label, R, chain.symmetry_similarity(Chain(R))) for label, R in rivals]
     distinct = [r for r in distinct if r[2] < same]
     if distinct:
-        scored = [(_fold_scores(Xj @ R.T, kurtosis_weight), label, R, sim) for label, R, sim in distinct]
+        scored = [(consistency(R, Xj, kurtosis_weight), label, R, sim) for label, R, sim in distinct]
         _, runner, R, runner_sim = min(scored, key=lambda t: t[0])
-        diffs = np.array([_fold_scores(p @ R.T, kurtosis_weight) - _fold_scores(p @ S.T, kurtosis_weight)
-                          for p in parts])
+        diffs = np.array([consistency(R, p, kurtosis_weight) - consistency(S, p, kurtosis_weight) for p in parts])
         margin = _paired_z(diffs)
 
     # 3. principal-component sign flips the samples cannot see
