@@ -72,7 +72,7 @@ def test_refine_builds_the_bandpass_candidate_when_switched_on(legendre):
     X, G = legendre
     start = Chain(read_chain(np.eye(13), X[:6000])[0])
     config = dict(rounds=0, polish=False, converge_iters=0, spectral=False)
-    _, without = refine(start, X[:6000], X[6000:], RefineConfig(**config))
+    _, without = refine(start, X[:6000], X[6000:], RefineConfig(bandpass=False, **config))
     kept, report = refine(start, X[:6000], X[6000:], RefineConfig(bandpass=True, **config))
     assert (without.candidates, report.candidates) == (1, 2)
     assert report.kept == "bandpass" and report.score_after < without.score_after

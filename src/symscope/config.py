@@ -170,7 +170,9 @@ class RefineConfig:
     not kept (0: off); ``ring`` closes a kept chain whose ends covary like neighbours (circulant
     data) into a ring; ``project`` (experimental, off until re-measured on every saved state) also
     tries the kept open chain's nearest exact stationary chain, re-solved, and keeps it if the
-    judge prefers it.
+    judge prefers it. ``structure`` > 0 gates the re-solves: a candidate whose Toeplitz residual is
+    not below this fraction of its sites' in random order (``refine.structure_ratio``, ≈ 1 without
+    shift structure) is judged but neither locally nor globally re-solved (0: re-solve every one).
     """
 
     enabled: bool = True
@@ -183,16 +185,18 @@ class RefineConfig:
     polish_iters: int = 500
     converge_iters: int = 2000
     spectral: bool = True
-    bandpass: bool = False
+    bandpass: bool = True
     ring: bool = True
     project: bool = False
+    structure: float = 0.5
 
     _rules: ClassVar[dict[str, Rule]] = {
         "enabled": ("bool", None), "rounds": ("int", NON_NEGATIVE), "threshold": ("float", POSITIVE),
         "kurtosis_weight": ("float", NON_NEGATIVE), "starts": ("int", POSITIVE),
         "min_similarity": ("float", ("in [-1, 1]", lambda v: -1 <= v <= 1)), "polish": ("bool", None),
         "polish_iters": ("int", POSITIVE), "converge_iters": ("int", NON_NEGATIVE), "spectral": ("bool", None),
-        "bandpass": ("bool", None), "ring": ("bool", None), "project": ("bool", None)}
+        "bandpass": ("bool", None), "ring": ("bool", None), "project": ("bool", None),
+        "structure": ("float", NON_NEGATIVE)}
 
     def __post_init__(self) -> None:
         validate_fields(self, "refine.")

@@ -94,7 +94,7 @@ def test_trust_region_keeps_the_trained_chain_when_no_candidate_is_close_enough(
     assert chain_similarity(truth, truth) == pytest.approx(1.0)
     assert chain_similarity(truth, truth[::-1]) == pytest.approx(1.0)  # reversed: the inverse shift, the same group
     assert 0.5 < chain_similarity(truth, defective) < 1.0
-    local = dict(rounds=1, starts=2, polish=False, spectral=False)  # the local re-solve only (fast)
+    local = dict(rounds=1, starts=2, polish=False, spectral=False, bandpass=False)  # the local re-solve only (fast)
     sites, info = refined_sites(defective, X[:14_000], X[14_000:], **local, min_similarity=1.0)
     assert sites is None and info.kept == "trained" and info.outside_trust_region == 1
     sites, info = refined_sites(defective, X[:14_000], X[14_000:], **local, min_similarity=0.9)
@@ -103,7 +103,7 @@ def test_trust_region_keeps_the_trained_chain_when_no_candidate_is_close_enough(
 
 def test_refine_keeps_an_exact_chain_as_trained(chain):
     X, truth, _, G = chain
-    sites, info = refined_sites(truth, X[:8_000], X[14_000:], rounds=1, starts=2, spectral=False, polish_iters=100)
+    sites, info = refined_sites(truth, X[:8_000], X[14_000:], rounds=1, starts=2, spectral=False, bandpass=False, polish_iters=100)
     assert sites is None and not info.refined and info.kept == "trained" and info.steps == ()
     assert info.score_after == info.score_before and info.similarity == 1.0
 
@@ -136,7 +136,7 @@ def test_the_kept_polished_chain_is_re_solved_further_when_the_judge_prefers_it(
     X, truth, _, G = chain
     K = np.random.default_rng(2).standard_normal((D, D))
     rotated = expm(0.05 * (K - K.T)) @ truth  # small enough that the chain order survives
-    settings = dict(rounds=0, spectral=False, polish_iters=5)
+    settings = dict(rounds=0, spectral=False, bandpass=False, polish_iters=5)
     short, info_short = refined_sites(rotated, X[:8_000], X[14_000:], converge_iters=0, **settings)
     longer, info_long = refined_sites(rotated, X[:8_000], X[14_000:], converge_iters=300, **settings)
     assert info_short.kept == "polished-trained" and info_short.steps == ()
@@ -151,7 +151,7 @@ def test_the_spectral_chain_is_a_candidate_and_the_judge_can_keep_it(chain):
     X, truth, _, G = chain
     scrambled = ortho_group.rvs(D, random_state=4)  # a trained chain that learned nothing
     assert _cosine(scrambled, G) < 0.3
-    sites, info = refined_sites(scrambled, X[:8_000], X[14_000:], rounds=0, polish=False, spectral=True, seed=1)
+    sites, info = refined_sites(scrambled, X[:8_000], X[14_000:], rounds=0, polish=False, spectral=True, bandpass=False, seed=1)
     assert info.kept == "spectral" and info.candidates == 2 and info.score_after < info.score_before
     assert _cosine(sites, G) > 0.8
 
@@ -159,7 +159,7 @@ def test_the_spectral_chain_is_a_candidate_and_the_judge_can_keep_it(chain):
 @pytest.mark.slow
 def test_refine_returns_a_typed_report_and_the_kept_chain(chain):
     X, _, defective, G = chain
-    kept, report = refine(Chain(defective), X[:14_000], X[14_000:], RefineConfig(rounds=1, starts=2, spectral=False,
+    kept, report = refine(Chain(defective), X[:14_000], X[14_000:], RefineConfig(rounds=1, starts=2, spectral=False, bandpass=False,
                                                                                 polish_iters=100))
     assert isinstance(report.refined, bool) and isinstance(report.ring, bool) and isinstance(report.steps, tuple)
     assert report.refined and report.score_after < report.score_before
@@ -236,7 +236,7 @@ def test_refine_closes_the_ring_on_circulant_data_and_beats_the_open_chain_ceili
     X, sites, G = ring
     assert _cosine(sites, G) < 0.98  # the open shift along the true sites: √((d−1)/d) at best
     trained = Chain(np.roll(sites, 5, axis=0))
-    settings = dict(rounds=1, starts=2, spectral=False, polish_iters=50, converge_iters=0)
+    settings = dict(rounds=1, starts=2, spectral=False, bandpass=False, polish_iters=50, converge_iters=0)
     kept, report = refine(trained, X[:12_000], X[12_000:], RefineConfig(**settings))
     assert report.ring and report.refined and kept.ring
     assert recovery_report(kept.generator(), G).cosine > 0.99
@@ -269,7 +269,7 @@ def test_project_rounds_a_chain_whose_highest_frequencies_are_mixed(chain):
     R = np.eye(D)
     R[14:, 14:] = expm(0.6 * (K - K.T))  # frequencies 14-20 of the truth rotated among themselves
     mixed = W @ R @ W.T @ truth
-    settings = dict(rounds=0, spectral=False, polish_iters=100, converge_iters=0)
+    settings = dict(rounds=0, spectral=False, bandpass=False, polish_iters=100, converge_iters=0)
     plain, info_plain = refined_sites(mixed, X[:8_000], X[14_000:], **settings)
     rounded, info = refined_sites(mixed, X[:8_000], X[14_000:], project=True, **settings)
     assert info_plain.kept == "polished-trained" and info_plain.steps == ()

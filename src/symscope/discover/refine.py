@@ -181,6 +181,21 @@ def consistency(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03)
     return float(((learned - a[lags(len(sites))]) ** 2).sum() - kurtosis_weight * float(mean_kurtosis(Xc @ sites.T)))
 
 
+def structure_ratio(sites: np.ndarray, X: np.ndarray, shuffles: int = 8, seed: int = 0) -> float:
+    """How much more Toeplitz the chain's site covariance is than chance: its residual
+    ‖S Σ Sᵀ − Toeplitz(mean diagonals)‖² over the mean residual of the same sites in ``shuffles``
+    random orders (X (n, d) samples). ≈ 1 for a chain without shift structure, ≪ 1 for a stationary one."""
+    learned = sites @ np.cov(X - X.mean(0), rowvar=False) @ sites.T
+    idx = lags(len(sites))
+
+    def residual(cov: np.ndarray) -> float:
+        return float(((cov - diagonal_means(cov)[idx]) ** 2).sum())
+
+    rng = np.random.default_rng(seed)
+    null = [residual(learned[np.ix_(p, p)]) for p in (rng.permutation(len(sites)) for _ in range(shuffles))]
+    return residual(learned) / max(float(np.mean(null)), 1e-300)
+
+
 def closes_ring(sites: np.ndarray, X: np.ndarray, margin: float = 0.5) -> bool:
     """Whether the samples close the chain into a ring: its first and last sites covary like neighbours.
 
@@ -273,8 +288,14 @@ def _trained(ctx: _Context, so_far: Candidates) -> Candidates:
     return [("trained", ctx.start)]
 
 
+def _structured(ctx: _Context, sites: np.ndarray) -> bool:
+    return ctx.cfg.structure <= 0 or structure_ratio(sites, ctx.X_fit, seed=ctx.seed) < ctx.cfg.structure
+
+
 def _local(ctx: _Context, so_far: Candidates) -> Candidates:
     out, sites, c = [], ctx.start, ctx.cfg
+    if not _structured(ctx, sites):  # nothing local to repair in a chain without shift structure
+        return out
     for r in range(c.rounds):
         sites, rows = resolve_defects(sites, ctx.X_fit, c.threshold, c.kurtosis_weight, c.starts, seed=r)
         if not rows:
@@ -295,7 +316,11 @@ def _bandpass(ctx: _Context, so_far: Candidates) -> Candidates:
 
 def _global(ctx: _Context, so_far: Candidates) -> Candidates:
     c = ctx.cfg
-    return [(f"polished-{label}", polish_sites(s, ctx.X_fit, c.kurtosis_weight, c.polish_iters)) for label, s in so_far]
+    ratios = [structure_ratio(s, ctx.X_fit, seed=ctx.seed) if c.structure > 0 else 0.0 for _, s in so_far]
+    chosen = [k for k, r in enumerate(ratios) if r < c.structure] if c.structure > 0 else list(range(len(so_far)))
+    chosen = chosen or [int(np.argmin(ratios))]  # none with structure: re-solve the most stationary one
+    return [(f"polished-{so_far[k][0]}", polish_sites(so_far[k][1], ctx.X_fit, c.kurtosis_weight, c.polish_iters))
+            for k in chosen]
 
 
 #: Candidate builders in order: name → (the ``RefineConfig`` field that switches it on, builder).
