@@ -164,8 +164,9 @@ class RefineConfig:
     ``starts`` LBFGS starts of the local re-solve; ``polish`` adds each candidate after the global
     re-solve (``polish_iters`` LBFGS iterations; the kept one up to ``converge_iters`` more, 0: no
     more); ``spectral`` adds the spectral chain as a candidate, ``bandpass`` the band-pass one
-    (principal components assigned to frequencies by a unimodal spectrum, ≈ 1 min at d = 33;
-    off until measured on every cell, docs/bandpass.md); ``min_similarity`` > 0 is a trust
+    (principal components assigned to frequencies by a unimodal spectrum, docs/bandpass.md) on data
+    of at most ``bandpass_max_d`` features (its search grows like d⁴: ≈ 30 s at d = 33, many
+    minutes at d = 65); ``min_similarity`` > 0 is a trust
     region: a candidate whose generator has a lower cosine than this with the trained chain's is
     not kept (0: off); ``ring`` closes a kept chain whose ends covary like neighbours (circulant
     data) into a ring; ``project`` (experimental, off until re-measured on every saved state) also
@@ -186,6 +187,7 @@ class RefineConfig:
     converge_iters: int = 2000
     spectral: bool = True
     bandpass: bool = True
+    bandpass_max_d: int = 40
     ring: bool = True
     project: bool = False
     structure: float = 0.5
@@ -195,7 +197,7 @@ class RefineConfig:
         "kurtosis_weight": ("float", NON_NEGATIVE), "starts": ("int", POSITIVE),
         "min_similarity": ("float", ("in [-1, 1]", lambda v: -1 <= v <= 1)), "polish": ("bool", None),
         "polish_iters": ("int", POSITIVE), "converge_iters": ("int", NON_NEGATIVE), "spectral": ("bool", None),
-        "bandpass": ("bool", None), "ring": ("bool", None), "project": ("bool", None),
+        "bandpass": ("bool", None), "bandpass_max_d": ("int", POSITIVE), "ring": ("bool", None), "project": ("bool", None),
         "structure": ("float", NON_NEGATIVE)}
 
     def __post_init__(self) -> None:

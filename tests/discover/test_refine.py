@@ -13,7 +13,7 @@ from symscope._linalg import dst_matrix, shift_matrix
 from symscope.discover.chain import Chain
 from symscope.discover.refine import (CANDIDATES, STEPS, RefineReport, chain_similarity, consistency, polish_sites,
                                       refine, resolve_defects, stationarity_gap, stationary_projection,
-                                      toeplitz_residual)
+                                      structure_ratio, toeplitz_residual)
 
 D = 21
 
@@ -99,6 +99,26 @@ def test_trust_region_keeps_the_trained_chain_when_no_candidate_is_close_enough(
     assert sites is None and info.kept == "trained" and info.outside_trust_region == 1
     sites, info = refined_sites(defective, X[:14_000], X[14_000:], **local, min_similarity=0.9)
     assert sites is not None and info.similarity >= 0.9 and _cosine(sites, G) > 0.98
+
+
+def test_structure_ratio_tells_a_stationary_chain_from_one_without_structure(chain):
+    X, truth, defective, _ = chain
+    scrambled = ortho_group.rvs(D, random_state=4)
+    assert structure_ratio(truth, X) < 0.1 and structure_ratio(defective, X) < 0.3  # a few defects: still structure
+    assert 0.5 < structure_ratio(scrambled, X) < 2.0
+    assert structure_ratio(truth, X, seed=1) == pytest.approx(structure_ratio(truth, X, seed=1))  # seeded null
+
+
+def test_a_start_without_structure_is_judged_but_not_re_solved(chain):
+    """The re-solves are spent on candidates with shift structure only (``RefineConfig.structure``)."""
+    X, _, _, G = chain
+    scrambled = ortho_group.rvs(D, random_state=4)
+    settings = dict(rounds=2, starts=1, bandpass=False, polish_iters=20, converge_iters=0)
+    _, gated = refined_sites(scrambled, X[:8_000], X[14_000:], **settings)
+    labels = [label for label, _ in gated.rivals]
+    assert labels == ["trained", "spectral", "polished-spectral"] and gated.rounds_run == 0
+    _, every = refined_sites(scrambled, X[:8_000], X[14_000:], structure=0.0, **settings)
+    assert "polished-trained" in [label for label, _ in every.rivals] and every.rounds_run >= 1
 
 
 def test_refine_keeps_an_exact_chain_as_trained(chain):

@@ -10,15 +10,18 @@ chains on ``X_fit`` and keeps the one the judge prefers on ``X_judge``.
 Candidates, in the order of ``CANDIDATES`` (each entry switched by one ``RefineConfig`` field):
 
 * ``trained``: the trained chain itself.
-* ``local`` (``rounds``): up to ``rounds`` rounds of the local re-solve (``resolve_defects``):
+* ``local`` (``rounds``): when the trained chain has shift structure (``structure_ratio`` below
+  ``structure``), up to ``rounds`` rounds of the local re-solve (``resolve_defects``):
   the sites whose row of the site covariance deviates from the Toeplitz matrix of median
   diagonals by > ``threshold`` × the median (and their neighbours) are replaced by a rotation of
   their own span, fitted (LBFGS, ``starts`` starts) so that their covariances with every site
   match the autocovariance read off the other sites, while their mean kurtosis stays high.
 * ``spectral`` (``spectral``): the spectral chain of ``spectral.py``, re-ordered.
 * ``bandpass`` (``bandpass``): the band-pass spectral chain of ``spectral.py`` (``bandpass_sites``:
-  principal components assigned to frequencies by a unimodal, not monotone, spectrum), re-ordered.
-* ``global`` (``polish``): each candidate above after the global re-solve (``polish_sites``):
+  principal components assigned to frequencies by a unimodal, not monotone, spectrum), re-ordered;
+  only on data of at most ``bandpass_max_d`` features (its search grows like d⁴).
+* ``global`` (``polish``): each candidate above with shift structure (``structure_ratio`` below
+  ``structure``; the most stationary one if none has) after the global re-solve (``polish_sites``):
   all sites rotate jointly (S ← expm(B − Bᵀ) S) with a free autocovariance a, minimising
   ‖S Σ Sᵀ − Toeplitz(a)‖² − ``kurtosis_weight`` · mean kurtosis, ``polish_iters`` iterations.
 
@@ -59,6 +62,7 @@ from .spectral import bandpass_sites, spectral_sites
 __all__ = ["CANDIDATES", "STEPS", "RefineReport", "chain_similarity", "closes_ring", "consistency", "initial_chain",
            "polish_sites",
            "refine", "refine_modules", "refine_split", "resolve_defects", "stationarity_gap", "stationary_projection",
+           "structure_ratio",
            "toeplitz_residual"]
 
 REBASE_EVERY = 100
@@ -182,14 +186,15 @@ def consistency(sites: np.ndarray, X: np.ndarray, kurtosis_weight: float = 0.03)
 
 
 def structure_ratio(sites: np.ndarray, X: np.ndarray, shuffles: int = 8, seed: int = 0) -> float:
-    """How much more Toeplitz the chain's site covariance is than chance: its residual
-    ‖S Σ Sᵀ − Toeplitz(mean diagonals)‖² over the mean residual of the same sites in ``shuffles``
-    random orders (X (n, d) samples). ≈ 1 for a chain without shift structure, ≪ 1 for a stationary one."""
+    """How much more Toeplitz the chain's site covariance is than chance: the median over sites of
+    the norm of their row of S Σ Sᵀ − Toeplitz(median diagonals), over the same for the sites in
+    ``shuffles`` random orders (mean; X (n, d) samples). ≈ 1 for a chain without shift structure,
+    ≪ 1 for a stationary one; medians, so that a few defective sites do not hide an exact rest."""
     learned = sites @ np.cov(X - X.mean(0), rowvar=False) @ sites.T
     idx = lags(len(sites))
 
     def residual(cov: np.ndarray) -> float:
-        return float(((cov - diagonal_means(cov)[idx]) ** 2).sum())
+        return float(np.median(np.linalg.norm(cov - diagonal_means(cov, np.median)[idx], axis=1)))
 
     rng = np.random.default_rng(seed)
     null = [residual(learned[np.ix_(p, p)]) for p in (rng.permutation(len(sites)) for _ in range(shuffles))]
@@ -310,6 +315,8 @@ def _spectral(ctx: _Context, so_far: Candidates) -> Candidates:
 
 
 def _bandpass(ctx: _Context, so_far: Candidates) -> Candidates:
+    if ctx.X_fit.shape[1] > ctx.cfg.bandpass_max_d:
+        return []
     return [("bandpass", read_chain(bandpass_sites(ctx.X_fit, seed=ctx.seed, kurtosis_weight=ctx.cfg.kurtosis_weight),
                                     ctx.X_fit)[0])]
 
