@@ -118,7 +118,20 @@ def test_a_start_without_structure_is_judged_but_not_re_solved(chain):
     labels = [label for label, _ in gated.rivals]
     assert labels == ["trained", "spectral", "polished-spectral"] and gated.rounds_run == 0
     _, every = refined_sites(scrambled, X[:8_000], X[14_000:], structure=0.0, **settings)
-    assert "polished-trained" in [label for label, _ in every.rivals] and every.rounds_run >= 1
+    polished = [label for label, _ in every.rivals if label.startswith("polished-")]
+    assert every.rounds_run >= 1 and len(polished) == 2  # one of the trained chain's family, and spectral
+    assert polished[0] in {"polished-trained", *(f"polished-local{r + 1}" for r in range(every.rounds_run))}
+
+
+def test_the_global_re_solve_takes_one_chain_per_family_the_best_on_the_fitting_samples(chain):
+    """The trained chain and its local rounds are one family: only its best member is polished."""
+    X, _, defective, _ = chain
+    settings = dict(rounds=2, starts=2, spectral=False, bandpass=False, polish_iters=20, converge_iters=0)
+    _, info = refined_sites(defective, X[:8_000], X[14_000:], **settings)
+    family = [(label, s) for label, s in info.rivals if label == "trained" or label.startswith("local")]
+    polished = [label for label, _ in info.rivals if label.startswith("polished-")]
+    best = min(family, key=lambda c: consistency(c[1], X[:8_000]))[0]
+    assert len(family) >= 2 and polished == [f"polished-{best}"]
 
 
 def test_refine_keeps_an_exact_chain_as_trained(chain):

@@ -20,9 +20,10 @@ Candidates, in the order of ``CANDIDATES`` (each entry switched by one ``RefineC
 * ``bandpass`` (``bandpass``): the band-pass spectral chain of ``spectral.py`` (``bandpass_sites``:
   principal components assigned to frequencies by a unimodal, not monotone, spectrum), re-ordered;
   only on data of at most ``bandpass_max_d`` features (its search grows like d⁴).
-* ``global`` (``polish``): each candidate above with shift structure (``structure_ratio`` below
-  ``structure``; the most stationary one if none has) after the global re-solve (``polish_sites``):
-  all sites rotate jointly (S ← expm(B − Bᵀ) S) with a free autocovariance a, minimising
+* ``global`` (``polish``): one candidate per family (the trained chain with its local rounds; each
+  other builder's chain) after the global re-solve (``polish_sites``): the family's best on
+  ``X_fit`` among its members with shift structure (``structure_ratio`` below ``structure``; the
+  most stationary candidate if none has). The global re-solve: all sites rotate jointly (S ← expm(B − Bᵀ) S) with a free autocovariance a, minimising
   ‖S Σ Sᵀ − Toeplitz(a)‖² − ``kurtosis_weight`` · mean kurtosis, ``polish_iters`` iterations.
 
 The judge (``consistency``) is that objective on ``X_judge`` with a = the mean diagonals of the
@@ -322,12 +323,21 @@ def _bandpass(ctx: _Context, so_far: Candidates) -> Candidates:
 
 
 def _global(ctx: _Context, so_far: Candidates) -> Candidates:
+    """The global re-solve of one candidate per family (the trained chain and its local rounds are one
+    family, every other builder's chain its own): the family's best on the fitting samples among its
+    members with shift structure; the most stationary candidate when none has structure."""
     c = ctx.cfg
     ratios = [structure_ratio(s, ctx.X_fit, seed=ctx.seed) if c.structure > 0 else 0.0 for _, s in so_far]
-    chosen = [k for k, r in enumerate(ratios) if r < c.structure] if c.structure > 0 else list(range(len(so_far)))
-    chosen = chosen or [int(np.argmin(ratios))]  # none with structure: re-solve the most stationary one
+    chosen = [k for k, r in enumerate(ratios) if c.structure <= 0 or r < c.structure] or [int(np.argmin(ratios))]
+    best: dict[str, tuple[float, int]] = {}
+    for k in chosen:
+        label = so_far[k][0]
+        family = "trained" if label.startswith("local") else label
+        score = consistency(so_far[k][1], ctx.X_fit, c.kurtosis_weight)
+        if family not in best or score < best[family][0]:
+            best[family] = (score, k)
     return [(f"polished-{so_far[k][0]}", polish_sites(so_far[k][1], ctx.X_fit, c.kurtosis_weight, c.polish_iters))
-            for k in chosen]
+            for k in sorted(k for _, k in best.values())]
 
 
 #: Candidate builders in order: name → (the ``RefineConfig`` field that switches it on, builder).
