@@ -347,3 +347,16 @@ def test_every_ledger_record_has_a_commit_and_the_docs_match_the_ledger():
     assert not [line for line in doc.splitlines() if line.startswith("#") and "version" in line.lower()]
     assert len(headline.splitlines()) <= 15 + 2  # the table and its source line, between the markers
     assert report.main(["--check"]) == 0, "docs/benchmarks.md or the README headline is stale: python benchmarks/report.py"
+
+
+def test_candidates_prints_every_judged_candidate_with_its_cosine_and_the_truth(capsys):
+    import candidates
+
+    assert candidates.main(["gaussian-permuted", "--d", "9", "--n", "3000", "--set", "bandpass=False",
+                            "polish_iters=5", "converge_iters=0"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("gaussian-permuted seed 0 d 9: kept ") and "seconds: trained" in lines[1]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
+    assert "trained" in rows and "spectral" in rows and "bandpass" not in rows and rows["truth"][0] == "1.0000"
+    assert all(-1.0 <= float(v[0]) <= 1.0 for v in rows.values())
