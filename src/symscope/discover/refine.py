@@ -265,6 +265,24 @@ class RefineReport:
     rivals: tuple[tuple[str, np.ndarray], ...] = field(default=(), repr=False, compare=False)
 
     @property
+    def alternatives(self) -> list[tuple[str, np.ndarray]]:
+        """The rivals the verdict weighs the kept chain against: every other family's chains in their
+        final form. A family is a builder's chain with its re-solves (the trained chain, its local
+        rounds and their re-solve are one); where a family was re-solved, its re-solved chains stand
+        for it (a raw chain the engine re-solved is a start, not an answer), else its raw chains. The
+        kept chain's own family (its start, its earlier re-solves) is not a rival of it."""
+        own = _family(self.kept)
+        groups: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for label, sites in self.rivals:
+            if _family(label) != own:
+                groups.setdefault(_family(label), []).append((label, sites))
+        out = []
+        for members in groups.values():
+            solved = [m for m in members if m[0].startswith("polished-")]
+            out += solved or members
+        return out
+
+    @property
     def label(self) -> str:
         """``kept`` with one mark per step: ``+`` converged, ``~`` rounded (as the benchmark records write it)."""
         return self.kept + "".join(STEP_MARKS[s] for s in self.steps)
@@ -273,6 +291,12 @@ class RefineReport:
         """Plain JSON-serialisable dict of every field but ``rivals`` (``steps`` as a list)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rivals"}
         return {**out, "steps": list(self.steps)}
+
+
+def _family(label: str) -> str:
+    """The candidate family of a rival's label: ``polished-local2+`` → ``trained``, ``polished-bandpass~`` → ``bandpass``."""
+    root = label.removeprefix("polished-").rstrip("".join(STEP_MARKS.values()))
+    return "trained" if root.startswith("local") else root
 
 
 @dataclass
@@ -332,7 +356,7 @@ def _global(ctx: _Context, so_far: Candidates) -> Candidates:
     best: dict[str, tuple[float, int]] = {}
     for k in chosen:
         label = so_far[k][0]
-        family = "trained" if label.startswith("local") else label
+        family = _family(label)
         score = consistency(so_far[k][1], ctx.X_fit, c.kurtosis_weight)
         if family not in best or score < best[family][0]:
             best[family] = (score, k)
