@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'candidate':28s} {'cosine':>7s} {'judge':>9s} {'structure':>9s}")
     for label, sites in report.rivals:
         print(f"{label:28s} {Chain(sites).symmetry_similarity(truth):7.4f} "
-              f"{R.consistency(sites, judge, cfg.kurtosis_weight):+9.4f} {R.structure_ratio(sites, fit):9.4f}")
-    print(f"{'truth':28s} {1.0:7.4f} {R.consistency(truth.sites, judge, cfg.kurtosis_weight):+9.4f} "
+              f"{R.consistency(sites, judge, cfg.kurtosis_weight, cfg.entropy_weight):+9.4f} {R.structure_ratio(sites, fit):9.4f}")
+    print(f"{'truth':28s} {1.0:7.4f} {R.consistency(truth.sites, judge, cfg.kurtosis_weight, cfg.entropy_weight):+9.4f} "
           f"{R.structure_ratio(truth.sites, fit):9.4f}")
     return 0
 

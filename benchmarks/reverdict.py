@@ -43,7 +43,7 @@ def reverdict(rec: dict, checkpoint: Path) -> dict:
     fit, judge = (a.double().numpy() for a in refine_split(Xt, lens.seed_, lens.config_.repair_samples))
     with threadpool_limits(1):
         v = judge_chain(Chain(lens.group_conv_), [], fit, judge, kurtosis_weight=lens.config_.refine.kurtosis_weight,
-                        seed=lens.seed_)
+                        entropy_weight=lens.config_.refine.entropy_weight, seed=lens.seed_)
     margin = rec.get("verdict_margin_z")
     defaults = judge_chain.__kwdefaults__
     clear = margin is None or margin >= defaults["min_margin_z"]

@@ -174,6 +174,11 @@ class RefineConfig:
     judge prefers it. ``structure`` > 0 gates the re-solves: a candidate whose Toeplitz residual is
     not below this fraction of its sites' in random order (``refine.structure_ratio``, ≈ 1 without
     shift structure) is judged but neither locally nor globally re-solved (0: re-solve every one).
+    ``signs`` last flips the signs of the kept chain's frequency components where that lowers the
+    sites' marginal entropy (``spectral.entropy_signs``; second order cannot see these flips), kept
+    when the held-out entropy drops by more than ``signs_min_gain`` nats. ``entropy_weight`` is the
+    weight of that entropy in the judge and the verdict (``refine.consistency``; 0: the judge of
+    second order and kurtosis alone).
     """
 
     enabled: bool = True
@@ -191,6 +196,9 @@ class RefineConfig:
     ring: bool = True
     project: bool = False
     structure: float = 0.5
+    signs: bool = True
+    signs_min_gain: float = 0.01
+    entropy_weight: float = 0.1
 
     _rules: ClassVar[dict[str, Rule]] = {
         "enabled": ("bool", None), "rounds": ("int", NON_NEGATIVE), "threshold": ("float", POSITIVE),
@@ -198,7 +206,8 @@ class RefineConfig:
         "min_similarity": ("float", ("in [-1, 1]", lambda v: -1 <= v <= 1)), "polish": ("bool", None),
         "polish_iters": ("int", POSITIVE), "converge_iters": ("int", NON_NEGATIVE), "spectral": ("bool", None),
         "bandpass": ("bool", None), "bandpass_max_d": ("int", POSITIVE), "ring": ("bool", None), "project": ("bool", None),
-        "structure": ("float", NON_NEGATIVE)}
+        "structure": ("float", NON_NEGATIVE), "signs": ("bool", None), "signs_min_gain": ("float", NON_NEGATIVE),
+        "entropy_weight": ("float", NON_NEGATIVE)}
 
     def __post_init__(self) -> None:
         validate_fields(self, "refine.")

@@ -288,6 +288,7 @@ class SymmetryLens(_Estimator):
             extra = () if self._initial_sites is None else (("initial", Chain(self._initial_sites)),)
         chain, report = refine_modules(mods, fit, judge, settings, seed=self.seed_, start=begin, extra=extra)
         verdict = judge_chain(chain, report.alternatives, fit_np, judge_np, kurtosis_weight=settings.kurtosis_weight,
+                              entropy_weight=settings.entropy_weight,
                               seed=self.seed_)
         seconds = time.perf_counter() - start
         state.elapsed += seconds

@@ -84,7 +84,9 @@ def fit_restarts(lens: Any, X: Any, restarts: int, resume_from: str | Path | Non
     for seed, f in zip(seeds, fitted):
         verdict = f.verdict_
         label = verdict.label if verdict is not None else LABELS[-1]
-        rows.append(dict(seed=seed, label=label, score=consistency(f.group_conv_, judge_np, f.config_.refine.kurtosis_weight)))
+        refine_cfg = f.config_.refine
+        score = consistency(f.group_conv_, judge_np, refine_cfg.kurtosis_weight, refine_cfg.entropy_weight)
+        rows.append(dict(seed=seed, label=label, score=score))
     best = min(range(restarts), key=lambda i: (LABELS.index(rows[i]["label"]), rows[i]["score"]))
     winner = fitted[best]
     for name, value in vars(winner).items():

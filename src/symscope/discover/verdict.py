@@ -2,7 +2,7 @@
 
 A fitted lens is a chain of sites (``chain.Chain``); the engine keeps the chain its judge
 (``refine.consistency``: Toeplitz residual of the site covariance minus ``kurtosis_weight`` ×
-mean kurtosis; lower is better) prefers on held-out samples. Three questions decide whether that
+mean kurtosis plus ``entropy_weight`` × mean marginal entropy of the sites; lower is better) prefers on held-out samples. Three questions decide whether that
 chain is a *found* symmetry, each answered on the held-out samples split into ``folds`` folds,
 with paired differences (the same samples score both chains) so that the sampling noise of the
 difference, not of each score, sets the scale:
@@ -24,7 +24,9 @@ difference, not of each score, sets the scale:
    counts as unresolved too (the kept chain is then not the optimum of its own criterion). The
    rivals tried: each unresolved flip alone and ``subsets_tried`` random subsets of them
    (flipping all d components at once is −S, the same chain); ``ambiguity_similarity`` is the
-   lowest cosine among them.
+   lowest cosine among them. The judge's entropy term (``entropy_weight`` × the sites' mean
+   marginal entropy, Vasicek's estimator) is what resolves most flips on sign-changing
+   (Legendre) signals, where kurtosis barely sees them (docs/discovery.md).
 
 ``settled`` = structure (``null_z`` ≥ ``min_null_z``): a fit's first stage then skips training
 (``LensConfig.train_if = "no-structure"``, a choice for time: training can still change the kept
@@ -52,6 +54,7 @@ import numpy as np
 from .._linalg import diagonal_means, lags, mean_kurtosis
 from .chain import Chain
 from .refine import consistency
+from .spectral import mean_marginal_entropy
 
 __all__ = ["LABELS", "Verdict", "judge_chain"]
 
@@ -103,7 +106,8 @@ def _alignment(Y: np.ndarray) -> float:
     return float(np.mean(np.abs(np.diagonal(R, 1))))
 
 
-def _flip_z(S: np.ndarray, V: np.ndarray, folds: list[np.ndarray], kurtosis_weight: float) -> np.ndarray:
+def _flip_z(S: np.ndarray, V: np.ndarray, folds: list[np.ndarray], kurtosis_weight: float,
+            entropy_weight: float = 0.0) -> np.ndarray:
     """Paired z of the judge change for flipping each principal component (columns of V) of chain S.
 
     Y' = Y − 2 z aᵀ with z = X v, a = S v: the covariance by a rank-2 update, the kurtosis
@@ -117,7 +121,7 @@ def _flip_z(S: np.ndarray, V: np.ndarray, folds: list[np.ndarray], kurtosis_weig
         Y = Xf @ S.T
         n = len(Y)
         C = Y.T @ Y / (n - 1)
-        base = consistency(S, Xf, kurtosis_weight)
+        base = consistency(S, Xf, kurtosis_weight, entropy_weight)
         Z = Xf @ V  # (n, d): every component's projection
         A = S @ V  # (d, d): column j = S v_j
         cZ = Y.T @ Z / (n - 1)  # (d, d): column j = cov(Y, z_j)
@@ -126,8 +130,11 @@ def _flip_z(S: np.ndarray, V: np.ndarray, folds: list[np.ndarray], kurtosis_weig
             a, c = A[:, j], cZ[:, j]
             Cj = C - 2 * (np.outer(c, a) + np.outer(a, c)) + 4 * sZ[j] * np.outer(a, a)
             t = diagonal_means(Cj)
-            kurt = mean_kurtosis(Y - 2 * np.outer(Z[:, j], a))
-            diffs[f, j] = float(((Cj - t[L]) ** 2).sum() - kurtosis_weight * kurt) - base
+            flipped = Y - 2 * np.outer(Z[:, j], a)
+            value = float(((Cj - t[L]) ** 2).sum() - kurtosis_weight * mean_kurtosis(flipped))
+            if entropy_weight:
+                value += entropy_weight * mean_marginal_entropy(flipped)
+            diffs[f, j] = value - base
     sd = diffs.std(0, ddof=1)
     return np.where(sd > 0, diffs.mean(0) / np.maximum(sd, 1e-300) * np.sqrt(len(folds)), 0.0)
 
@@ -135,7 +142,8 @@ def _flip_z(S: np.ndarray, V: np.ndarray, folds: list[np.ndarray], kurtosis_weig
 def judge_chain(chain: Chain, rivals: list[tuple[str, np.ndarray]], X_fit: np.ndarray, X_judge: np.ndarray, *,
                 kurtosis_weight: float = 0.03, folds: int = 10, nulls: int = 8, same: float = 0.98,
                 flip_z: float = 3.0, min_null_z: float = 5.0, min_margin_z: float = 10.0,
-                min_similarity: float = 0.98, subsets_tried: int = 8, seed: int = 0) -> Verdict:
+                min_similarity: float = 0.98, subsets_tried: int = 8, entropy_weight: float = 0.0,
+                seed: int = 0) -> Verdict:
     """The verdict on ``chain`` (module docstring) against ``rivals`` ((label, sites) the engine also
     judged), principal axes from ``X_fit`` (n, d), statistics on ``X_judge`` (m, d)."""
     S = chain.sites
@@ -146,9 +154,9 @@ def judge_chain(chain: Chain, rivals: list[tuple[str, np.ndarray]], X_fit: np.nd
     rng = np.random.default_rng(seed)
 
     # 1. structure against shuffled orders of the same sites
-    kept_score = consistency(S, Xj, kurtosis_weight)
+    kept_score = consistency(S, Xj, kurtosis_weight, entropy_weight)
     shuffles = [rng.permutation(d) for _ in range(nulls)]
-    null_scores = np.array([consistency(S[p], Xj, kurtosis_weight) for p in shuffles])
+    null_scores = np.array([consistency(S[p], Xj, kurtosis_weight, entropy_weight) for p in shuffles])
     spread = float(null_scores.std(ddof=1)) if nulls > 1 else 0.0
     null_z = (float(null_scores.mean()) - kept_score) / spread if spread > 0 else 0.0
     alignment = _alignment(Xj @ S.T)
@@ -159,15 +167,15 @@ def judge_chain(chain: Chain, rivals: list[tuple[str, np.ndarray]], X_fit: np.nd
     distinct = [(label, R, chain.symmetry_similarity(Chain(R))) for label, R in rivals]
     distinct = [r for r in distinct if r[2] < same]
     if distinct:
-        scored = [(consistency(R, Xj, kurtosis_weight), label, R, sim) for label, R, sim in distinct]
+        scored = [(consistency(R, Xj, kurtosis_weight, entropy_weight), label, R, sim) for label, R, sim in distinct]
         _, runner, R, runner_sim = min(scored, key=lambda t: t[0])
-        diffs = np.array([consistency(R, p, kurtosis_weight) - consistency(S, p, kurtosis_weight) for p in parts])
+        diffs = np.array([consistency(R, p, kurtosis_weight, entropy_weight) - consistency(S, p, kurtosis_weight, entropy_weight) for p in parts])
         margin = _paired_z(diffs)
 
     # 3. principal-component sign flips the samples cannot see
     Xf = np.asarray(X_fit, dtype=np.float64)
     _, V = np.linalg.eigh(np.cov(Xf - Xf.mean(0), rowvar=False))
-    z = _flip_z(S, V, parts, kurtosis_weight)
+    z = _flip_z(S, V, parts, kurtosis_weight, entropy_weight)
     open_ = np.abs(z) < flip_z
     better = z <= -flip_z
     unresolved = open_ | better
