@@ -8,7 +8,8 @@ dataset made and split as ``recovery.py`` and ``SymmetryLens.fit`` make and spli
 noise 0.05, standardised, ``refine_split`` 20,000 + 20,000), with the default ``RefineConfig``
 (``--set field=value`` to change a field). Prints the kept candidate, the seconds each candidate
 builder and step took, and for every candidate judged: its generator cosine to the truth (up to
-direction), the judge's score on the held-out samples (lower is kept) and ``structure_ratio`` on
+direction), the judge's score on the held-out samples (lower is kept), the sites' mean marginal
+entropy there (the judge's entropy term before its weight) and ``structure_ratio`` on
 the fitting samples (≈ 1: no shift structure, so not re-solved). The truth's own judge score is the
 last line. Diagnostic only: the engine never sees the truth; nothing is written to the ledger.
 """
@@ -29,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from symscope import RefineConfig, make_dataset
+    from symscope import RefineConfig, SymscopeInputError, make_dataset
     from symscope.discover import refine as R
     from symscope.discover.chain import Chain
+    from symscope.discover.spectral import mean_marginal_entropy
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset")
@@ -41,9 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="RefineConfig overrides")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    overrides = {k: ast.literal_eval(v) for k, v in (item.split("=", 1) for item in args.set)}
-    cfg = RefineConfig(**overrides)
-    ds = make_dataset(args.dataset, n=args.n, d=args.d, seed=args.seed)
+    try:
+        overrides = {k: ast.literal_eval(v) for k, v in (item.split("=", 1) for item in args.set)}
+        cfg = RefineConfig(**overrides)
+        ds = make_dataset(args.dataset, n=args.n, d=args.d, seed=args.seed)
+    except (ValueError, SyntaxError, TypeError, SymscopeInputError) as err:
+        ap.error(f"{err} (--set takes RefineConfig fields as FIELD=VALUE, VALUE a Python literal)")
     X = (ds.X - ds.X.mean()) / ds.X.std()
     fit, judge = (t.numpy().astype(np.float64)
                   for t in R.refine_split(torch.as_tensor(X, dtype=torch.float32), args.seed, 20_000))
@@ -71,12 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.dataset} seed {args.seed} d {args.d}: kept {report.label}, cosine "
           f"{chain.symmetry_similarity(truth):.4f}, {total:.1f} s")
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
-    print(f"{'candidate':28s} {'cosine':>7s} {'judge':>9s} {'structure':>9s}")
-    for label, sites in report.rivals:
+    print(f"{'candidate':28s} {'cosine':>7s} {'judge':>9s} {'entropy':>8s} {'structure':>9s}")
+    Jc = judge - judge.mean(0)
+    for label, sites in [*report.rivals, ("truth", truth.sites)]:
         print(f"{label:28s} {Chain(sites).symmetry_similarity(truth):7.4f} "
-              f"{R.consistency(sites, judge, cfg.kurtosis_weight, cfg.entropy_weight):+9.4f} {R.structure_ratio(sites, fit):9.4f}")
-    print(f"{'truth':28s} {1.0:7.4f} {R.consistency(truth.sites, judge, cfg.kurtosis_weight, cfg.entropy_weight):+9.4f} "
-          f"{R.structure_ratio(truth.sites, fit):9.4f}")
+              f"{R.consistency(sites, judge, cfg.kurtosis_weight, cfg.entropy_weight):+9.4f} "
+              f"{mean_marginal_entropy(Jc @ sites.T):8.4f} {R.structure_ratio(sites, fit):9.4f}")
     return 0
 
 

@@ -11,8 +11,9 @@ exactly as second-order stationary as the truth (``U'ΣU'ᵀ = UΣUᵀ`` on the 
 yet whose shift generator differs from the true one. For each flip this prints
 
 * the recovery cosine of the shift along U' against the true generator (what the benchmark scores);
-* the change of the refinement's judge (``consistency`` on held-out samples, lower = better),
-  of the sites' mean kurtosis (locality), and of a fourth-order stationarity statistic (the spread
+* the change of the refinement's judge (``consistency`` with the default ``RefineConfig`` weights,
+  on held-out samples, lower = better), of the sites' mean kurtosis (locality), of their mean
+  marginal entropy (``spectral.mean_marginal_entropy``), and of a fourth-order stationarity statistic (the spread
   over interior sites of E[y_i³ y_{i+1}] + E[y_i y_{i+1}³], standardised sites; 0 for a
   stationary chain, so higher = less stationary), all relative to the truth, on held-out samples;
 * with ``--resolve ITERS``, the cosine after the engine's global re-solve (``polish_sites`` on
@@ -60,11 +61,11 @@ def flips(name: str, seed: int, ks: list[int], draws: int, n: int, noise: float,
     with ``resolve`` > 0 also the cosine after the engine's global re-solve of the flipped chain."""
     import torch
 
-    from symscope import make_dataset, recovery_report
+    from symscope import RefineConfig, make_dataset, recovery_report
     from symscope.data import true_generator
     from symscope.data.actions import dst_matrix
     from symscope.discover.refine import consistency, polish_sites, refine_split
-    from symscope.discover.spectral import mean_kurtosis
+    from symscope.discover.spectral import mean_kurtosis, mean_marginal_entropy
 
     ds = make_dataset(name, n=n, d=d, seed=seed, noise=noise)
     X = (ds.X - float(ds.X.mean())) / float(ds.X.std())
@@ -78,16 +79,22 @@ def flips(name: str, seed: int, ks: list[int], draws: int, n: int, noise: float,
     freq = np.abs(M).argmax(0)  # the frequency of each principal component
     Jc = judge - judge.mean(0)
 
-    def measure(S: np.ndarray) -> tuple[float, float, float, float]:
+    cfg = RefineConfig()
+    judge_of = lambda S, Xs: consistency(S, Xs, cfg.kurtosis_weight, cfg.entropy_weight)  # noqa: E731
+
+    def measure(S: np.ndarray) -> tuple[float, float, float, float, float]:
         cos = recovery_report(true_generator(S.T), ds.generator).cosine
-        return cos, consistency(S, judge), mean_kurtosis(Jc @ S.T), fourth_order_spread(Jc @ S.T)
+        Y = Jc @ S.T
+        return cos, judge_of(S, judge), mean_kurtosis(Y), fourth_order_spread(Y), mean_marginal_entropy(Y)
 
     truth = measure(U)
     half = len(judge) // 2  # the truth's statistics on two halves of the held-out samples: their sampling noise
-    a, b = (consistency(U, h) for h in (judge[:half], judge[half:]))
-    ka, kb = (mean_kurtosis((h - h.mean(0)) @ U.T) for h in (judge[:half], judge[half:]))
-    sa, sb = (fourth_order_spread((h - h.mean(0)) @ U.T) for h in (judge[:half], judge[half:]))
-    noise_halves = dict(judge=abs(a - b), kurtosis=abs(ka - kb), spread=abs(sa - sb))
+    halves = [h - h.mean(0) for h in (judge[:half], judge[half:])]
+    a, b = (judge_of(U, h) for h in halves)
+    ka, kb = (mean_kurtosis(h @ U.T) for h in halves)
+    sa, sb = (fourth_order_spread(h @ U.T) for h in halves)
+    ea, eb = (mean_marginal_entropy(h @ U.T) for h in halves)
+    noise_halves = dict(judge=abs(a - b), kurtosis=abs(ka - kb), spread=abs(sa - sb), entropy=abs(ea - eb))
     rng = np.random.default_rng(seed)
     rows = []
     for k in ks:
@@ -101,11 +108,12 @@ def flips(name: str, seed: int, ks: list[int], draws: int, n: int, noise: float,
                 s[top] = rng.choice([-1.0, 1.0], len(top))
             seen.add(s.tobytes())
             flipped = W @ (M * s[None, :]) @ V.T
-            cos, judge_score, kurt, spread = measure(flipped)
+            cos, judge_score, kurt, spread, entropy = measure(flipped)
             resolved = (recovery_report(true_generator(polish_sites(flipped, fit, iters=resolve).T), ds.generator).cosine
                         if resolve else None)
             rows.append(dict(dataset=name, seed=seed, k=k, flips=int((s < 0).sum()), cosine=cos, resolved=resolved,
                              d_judge=judge_score - truth[1], d_kurtosis=kurt - truth[2], d_spread=spread - truth[3],
+                             d_entropy=entropy - truth[4], truth_entropy=truth[4],
                              snr=np.sort(lam[top] / lam[-1])[::-1].round(2).tolist(), truth_judge=truth[1],
                              truth_kurtosis=truth[2], truth_spread=truth[3], halves=noise_halves))
             if k == 0:
@@ -154,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
 def tables(records: list[dict]) -> str:
     """The two Markdown tables (truth per dataset × seed; every flip) of a set of identifiability records."""
     fmt = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
-    lines = ["| dataset | seed | k highest | flips | cosine | re-solved | Δ judge | Δ kurtosis | Δ 4th-order spread |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    sign = lambda x: "—" if x is None else f"{x:+.4f}"  # noqa: E731
+    lines = ["| dataset | seed | k highest | flips | cosine | re-solved | Δ judge | Δ kurtosis | Δ 4th-order spread "
+             "| Δ entropy |", "|---|---|---|---|---|---|---|---|---|---|"]
     truth, seen = [], set()
     widest = {}  # the snr of the largest k per dataset × seed
     for r in records:
@@ -163,19 +172,22 @@ def tables(records: list[dict]) -> str:
             widest[r["dataset"], r["seed"]] = r
     for r in records:
         lines.append(f"| {r['dataset']} | {r['seed']} | {r['k']} | {r['flips']} | {r['cosine']:.3f} | {fmt(r['resolved'])} "
-                     f"| {r['d_judge']:+.4f} | {r['d_kurtosis']:+.3f} | {r['d_spread']:+.4f} |")
+                     f"| {r['d_judge']:+.4f} | {r['d_kurtosis']:+.3f} | {r['d_spread']:+.4f} | {sign(r.get('d_entropy'))} |")
         if (r["dataset"], r["seed"]) not in seen:
             seen.add((r["dataset"], r["seed"]))
             h = r["halves"]
+            entropy = "—" if "entropy" not in h else f"{h['entropy']:.4f}"
             truth.append(f"| {r['dataset']} | {r['seed']} | {r['truth_judge']:.4f} | {r['truth_kurtosis']:.2f} | "
-                         f"{fmt(r['truth_resolved'])} | {h['judge']:.4f} / {h['kurtosis']:.3f} / {h['spread']:.4f} | "
+                         f"{fmt(r['truth_resolved'])} | {h['judge']:.4f} / {h['kurtosis']:.3f} / {h['spread']:.4f} / "
+                         f"{entropy} | "
                          f"{' '.join(f'{x:.2f}' for x in widest[r['dataset'], r['seed']]['snr'])} |")
     return ("Truth (no flips) on the held-out samples, and the variance of the highest-frequency principal "
             "components over the noise floor (largest k, highest variance first):\n\n"
             "| dataset | seed | judge | mean kurtosis | re-solved | between held-out halves: judge / kurtosis / "
-            "spread | PC variance / noise floor |\n|---|---|---|---|---|---|---|\n"
+            "spread / entropy | PC variance / noise floor |\n|---|---|---|---|---|---|---|\n"
             + "\n".join(truth) + "\n\nSign flips of the truth's highest frequencies (Δ = flipped − truth, "
-            "held-out samples; judge lower = better, kurtosis higher = more local, spread lower = more stationary):"
+            "held-out samples; judge (the engine's at the record's commit) lower = better, kurtosis higher = more "
+            "local, spread lower = more stationary, entropy (mean marginal entropy of the sites) lower = sparser):"
             "\n\n" + "\n".join(lines))
 
 

@@ -185,6 +185,7 @@ def test_identifiability_flips_move_the_generator_and_gaussian_bumps_show_it():
     assert truth["k"] == 0 and truth["flips"] == 0 and truth["cosine"] > 0.9999 and abs(truth["d_judge"]) < 1e-12
     assert flipped["flips"] >= 1 and flipped["cosine"] < 0.999  # the flip changes the generator...
     assert flipped["d_kurtosis"] < 0 and flipped["d_judge"] > 0  # ...and spiky bumps lose locality
+    assert flipped["d_entropy"] > 0 and truth["halves"]["entropy"] >= 0  # the sites get less sparse
     assert len(flipped["snr"]) == 3 and min(flipped["snr"]) == 1.0  # the noise floor is the smallest eigenvalue
 
 
@@ -360,3 +361,14 @@ def test_candidates_prints_every_judged_candidate_with_its_cosine_and_the_truth(
     rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
     assert "trained" in rows and "spectral" in rows and "bandpass" not in rows and rows["truth"][0] == "1.0000"
     assert all(-1.0 <= float(v[0]) <= 1.0 for v in rows.values())
+    assert all(len(v) == 4 for v in rows.values())  # cosine, judge, entropy, structure
+
+
+@pytest.mark.parametrize("args, message", [(["no-such-dataset"], "dataset"), (["gaussian-shift", "--set", "polish=maybe"], "--set"),
+                                           (["gaussian-shift", "--set", "no_field=1"], "--set")])
+def test_candidates_refuses_bad_arguments_in_one_line(args, message, capsys):
+    import candidates
+
+    with pytest.raises(SystemExit) as exit_:
+        candidates.main(args)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
